@@ -1,0 +1,3 @@
+module github.com/ferry-ftp/ferry
+
+go 1.25

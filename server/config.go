@@ -1,0 +1,174 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/ferry-ftp/ferry/storage"
+)
+
+// Config is everything a Server needs. The zero value of each field means
+// the documented default; internal/config builds a Config from the TOML
+// file and flags and validates it before anything listens.
+type Config struct {
+	// Banner is the text of the 220 greeting. Default "ferry FTP server ready."
+	Banner string
+
+	// Auth checks credentials and returns the user's view of storage.
+	Auth Authenticator
+
+	// TLS is the certificate configuration for AUTH TLS and implicit-TLS
+	// listeners; nil disables FTPS. MinVersion below TLS 1.2 is raised.
+	TLS *tls.Config
+	// RequireTLSLogin refuses USER/PASS on a plain control connection (534/530).
+	RequireTLSLogin bool
+	// RequireTLSData refuses transfers unless PROT P is in force (521/534).
+	RequireTLSData bool
+
+	// Passive data connections.
+	PassivePorts PortRange // empty: a default range (see DefaultPassivePorts)
+	// Advertise decides the address put in PASV replies; nil: the control
+	// connection's local address.
+	Advertise Advertiser
+	// PassiveAnyPeer lets a passive data connection come from an address
+	// other than the control connection's peer (FXP). Off by default:
+	// strangers are dropped and the listener keeps waiting.
+	PassiveAnyPeer bool
+	// PassivePortMap maps an allocated local port to the port advertised,
+	// for routers that forward public ports to different private ones.
+	// Empty: advertise the local port.
+	PassivePortMap PortMap
+
+	// Active data connections.
+	DisableActive bool
+	// ActiveAnyPeer turns bounce protection off: PORT/EPRT may then name
+	// another host and ports below 1024. Off by default.
+	ActiveAnyPeer bool
+	// ActiveFromPort20 binds the source of active connections to the
+	// control port minus one (20 for 21) when the process may; else an
+	// ephemeral source port is used and a warning is logged once.
+	ActiveFromPort20 bool
+
+	// Timeouts. Zero means the default in parentheses.
+	IdleTimeout        time.Duration // control connection idle, between commands (5m)
+	LoginTimeout       time.Duration // from connect to successful login (1m)
+	DataConnectTimeout time.Duration // active connect / passive accept (30s)
+	DataStallTimeout   time.Duration // no byte moved on a data connection (2m)
+	ShutdownGrace      time.Duration // Shutdown lets transfers run this long (30s), used by the CLI
+
+	// Limits. Zero means the default in parentheses; negative means none.
+	MaxSessions      int           // in total (500)
+	MaxSessionsPerIP int           // per client IP (20)
+	MaxLineLength    int           // command line bytes (4096)
+	FailedLoginDelay time.Duration // pause before answering a failed PASS (1s)
+	MaxLoginAttempts int           // failed PASS per session before disconnect (3)
+	AtomicUploads    bool          // upload to a hidden temporary, rename on success
+	ListHidden       bool          // LIST shows dot files without -a (most clients expect it)
+
+	// Logger receives session, login and transfer records; nil discards.
+	Logger *slog.Logger
+}
+
+// PortRange is an inclusive range of TCP ports; the zero value is empty.
+type PortRange struct {
+	Min, Max uint16
+}
+
+// Size returns how many ports the range holds.
+func (r PortRange) Size() int {
+	if r.Min == 0 || r.Max < r.Min {
+		return 0
+	}
+	return int(r.Max) - int(r.Min) + 1
+}
+
+// Contains reports whether p is in the range.
+func (r PortRange) Contains(p uint16) bool { return r.Size() > 0 && p >= r.Min && p <= r.Max }
+
+// DefaultPassivePorts is used when Config.PassivePorts is empty: small
+// enough for a firewall rule, large enough for a busy server.
+var DefaultPassivePorts = PortRange{Min: 50000, Max: 50100}
+
+// PortMap translates local passive ports to advertised ones: the local
+// range From maps one-to-one onto the range starting at To.
+type PortMap struct {
+	From PortRange
+	To   uint16
+}
+
+// Map returns the advertised port for a local one.
+func (m PortMap) Map(local uint16) uint16 {
+	if m.To == 0 || !m.From.Contains(local) {
+		return local
+	}
+	return m.To + (local - m.From.Min)
+}
+
+// Advertiser chooses the IPv4 address a PASV reply names. local is the
+// control connection's local address, remote its peer. An Advertiser must
+// be safe for concurrent use.
+type Advertiser interface {
+	Advertise(ctx context.Context, local, remote netip.Addr) (netip.Addr, error)
+}
+
+// Authenticator checks a login. It returns ErrBadLogin (possibly wrapped)
+// for wrong credentials; other errors are failures of the user store.
+// An anonymous login arrives as the user "anonymous" (or "ftp").
+type Authenticator interface {
+	Authenticate(ctx context.Context, req LoginRequest) (*User, error)
+}
+
+// ErrBadLogin is returned by an Authenticator for wrong credentials, an
+// unknown user or a disabled account alike, so that replies never tell them apart.
+var ErrBadLogin = errors.New("bad login")
+
+// LoginRequest is what a client offered at login.
+type LoginRequest struct {
+	User     string
+	Password string
+	Remote   netip.Addr
+	TLS      bool // the control connection is protected
+}
+
+// User is a logged-in account: its storage root and what it may do.
+type User struct {
+	Name  string
+	FS    storage.FS
+	Perms Perm
+	// Anonymous marks the anonymous account, for logs and replies.
+	Anonymous bool
+}
+
+// Perm is a set of permissions granted to a user.
+type Perm uint16
+
+// Permissions, each named as in the users file.
+const (
+	PermList Perm = 1 << iota
+	PermDownload
+	PermUpload
+	PermOverwrite
+	PermDelete
+	PermRename
+	PermMkdir
+	PermRmdir
+	PermChmod
+
+	PermReadOnly = PermList | PermDownload
+	PermAll      = PermList | PermDownload | PermUpload | PermOverwrite | PermDelete |
+		PermRename | PermMkdir | PermRmdir | PermChmod
+)
+
+// PermNames maps each permission's users-file name to its bit.
+var PermNames = map[string]Perm{
+	"list": PermList, "download": PermDownload, "upload": PermUpload,
+	"overwrite": PermOverwrite, "delete": PermDelete, "rename": PermRename,
+	"mkdir": PermMkdir, "rmdir": PermRmdir, "chmod": PermChmod,
+}
+
+// Has reports whether every bit of q is in p.
+func (p Perm) Has(q Perm) bool { return p&q == q }
