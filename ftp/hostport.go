@@ -93,21 +93,23 @@ func ParseEPRT(arg string) (netip.AddrPort, error) {
 	if len(parts) != 5 || parts[0] != "" || parts[4] != "" {
 		return netip.AddrPort{}, ErrBadHostPort
 	}
+	// The protocol is checked before the address, whose form depends on
+	// it: an unknown protocol must get 522 (RFC 2428 section 2) even if
+	// its address is not one we can parse, and an empty or non-numeric
+	// field is a syntax error, not a protocol we lack.
+	proto := parts[1]
+	if proto != "1" && proto != "2" {
+		if len(proto) <= 3 && isNumber(proto) {
+			return netip.AddrPort{}, ErrBadProtocol
+		}
+		return netip.AddrPort{}, ErrBadHostPort
+	}
 	addr, err := netip.ParseAddr(parts[2])
 	if err != nil || addr.Zone() != "" {
 		return netip.AddrPort{}, ErrBadHostPort
 	}
-	switch parts[1] {
-	case "1":
-		if !addr.Is4() {
-			return netip.AddrPort{}, ErrBadHostPort
-		}
-	case "2":
-		if !addr.Is6() || addr.Is4In6() {
-			return netip.AddrPort{}, ErrBadHostPort
-		}
-	default:
-		return netip.AddrPort{}, ErrBadProtocol
+	if proto == "1" && !addr.Is4() || proto == "2" && (!addr.Is6() || addr.Is4In6()) {
+		return netip.AddrPort{}, ErrBadHostPort
 	}
 	port, err := parsePort(parts[3])
 	if err != nil {
