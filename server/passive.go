@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+)
+
+// Errors of a passive accept. The handler answers 425 to each.
+var (
+	// errDataTimeout means no acceptable data connection arrived in
+	// time. It is returned wrapped together with os.ErrDeadlineExceeded.
+	errDataTimeout = errors.New("data connection timed out")
+	// errTooManyStrangers means the listener dropped maxStrangers
+	// connections from the wrong address and gave up.
+	errTooManyStrangers = errors.New("too many data connections from foreign addresses")
+	// errPassiveClosed means the listener was closed (a new PASV, the
+	// session ending) while waiting.
+	errPassiveClosed = errors.New("passive listener closed")
+)
+
+// maxStrangers bounds how many foreign connections one accept drops
+// before it gives up, so a flood cannot keep it busy; the timeout bounds
+// it as well.
+const maxStrangers = 100
+
+// passiveListener is the listening end of one passive data connection,
+// opened by PASV or EPSV and consumed by the next transfer command.
+type passiveListener struct {
+	ln   *allocListener
+	port uint16
+
+	// onStranger, if set before accept, is told of each connection that
+	// came from an address other than the control peer and was dropped.
+	onStranger func(netip.AddrPort)
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// openPassive binds a listener on ip (the control connection's local
+// address) with a port from alloc.
+func openPassive(alloc *portAllocator, ip netip.Addr) (*passiveListener, error) {
+	ln, port, err := alloc.listen(ip)
+	if err != nil {
+		return nil, err
+	}
+	return &passiveListener{ln: ln.(*allocListener), port: port}, nil
+}
+
+// Port returns the local port, before any PassivePortMap translation.
+func (p *passiveListener) Port() uint16 { return p.port }
+
+// Close closes the listener and releases its port. It is idempotent and
+// may be called while accept waits, which then returns errPassiveClosed.
+func (p *passiveListener) Close() error {
+	p.closeOnce.Do(func() { p.closeErr = p.ln.Close() })
+	return p.closeErr
+}
+
+// accept waits for the data connection and returns it. Unless anyPeer,
+// a connection whose address is not peer's is closed at once (port
+// stealing, RFC 2577 section 7) and accept keeps waiting for the client. It gives up after timeout
+// (errDataTimeout), when ctx is done (ctx's cause), or when Close is
+// called. Whatever the outcome, the listener is closed before accept
+// returns: one PASV serves one transfer.
+func (p *passiveListener) accept(ctx context.Context, peer netip.Addr, anyPeer bool, timeout time.Duration) (net.Conn, error) {
+	defer p.Close()
+	if timeout > 0 {
+		if err := p.ln.SetDeadline(time.Now().Add(timeout)); err != nil {
+			return nil, fmt.Errorf("passive accept: %w", errPassiveClosed)
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { p.Close() })
+	defer stop()
+
+	peer = peer.Unmap()
+	for strangers := 0; ; {
+		c, err := p.ln.Accept()
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return nil, fmt.Errorf("passive accept: %w", context.Cause(ctx))
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				return nil, fmt.Errorf("passive accept on port %d: %w: %w", p.port, errDataTimeout, err)
+			case errors.Is(err, net.ErrClosed):
+				return nil, fmt.Errorf("passive accept: %w", errPassiveClosed)
+			}
+			return nil, fmt.Errorf("passive accept: %w", err)
+		}
+		from := remoteAddrPort(c)
+		if anyPeer || from.Addr().Unmap() == peer {
+			return c, nil
+		}
+		c.Close()
+		if p.onStranger != nil {
+			p.onStranger(from)
+		}
+		if strangers++; strangers >= maxStrangers {
+			return nil, fmt.Errorf("passive accept on port %d: %w (last %s)", p.port, errTooManyStrangers, from)
+		}
+	}
+}
+
+// remoteAddrPort returns c's peer address, or the zero AddrPort when it
+// is not TCP.
+func remoteAddrPort(c net.Conn) netip.AddrPort {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
+}
