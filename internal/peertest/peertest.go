@@ -1,0 +1,474 @@
+// Package peertest starts real third-party FTP servers (vsftpd, Pure-FTPd)
+// on loopback for interop tests. Each peer gets a free control port, a
+// free passive port range, a temporary root directory and a known user,
+// and is stopped by its PID when the test ends. Its log is printed if the
+// test failed.
+package peertest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testenv"
+)
+
+// The system account the peers log in as. vsftpd authenticates local
+// users through PAM, so it must be a real account; Pure-FTPd maps its
+// virtual user onto the same uid. The password is fixed because several
+// test binaries may run at once and must agree on it; the peers listen on
+// 127.0.0.1 only.
+const (
+	UserName = "ferrytest"
+	Password = "ferry-peer-test-pw"
+)
+
+// readyTimeout bounds how long a peer may take to greet.
+const readyTimeout = 15 * time.Second
+
+// Options choose how a peer is configured.
+type Options struct {
+	// TLS enables explicit FTPS (AUTH TLS), required for logins and data
+	// (and, for vsftpd, with require_ssl_reuse=YES).
+	TLS bool
+	// ImplicitTLS makes the control port speak TLS from the first byte.
+	// Only vsftpd supports it here.
+	ImplicitTLS bool
+}
+
+// Peer is a running FTP server.
+type Peer struct {
+	Addr     string // host:port of the control connection
+	Root     string // directory the user sees as "/"
+	User     string
+	Password string
+	TLS      bool // explicit or implicit TLS is required
+	// CertPool trusts the peer's self-signed certificate.
+	CertPool *x509.CertPool
+
+	uid, gid int
+	implicit bool // the control connection starts with a TLS handshake
+}
+
+// WriteFile creates name (slash-separated, relative to Root) with data,
+// owned by the peer's user so that the peer may modify or delete it.
+func (p *Peer) WriteFile(t testing.TB, name string, data []byte) string {
+	t.Helper()
+	full := filepath.Join(p.Root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(full, p.uid, p.gid); err != nil {
+		t.Fatal(err)
+	}
+	return full
+}
+
+// TLSConfig returns a client TLS config that trusts the peer.
+func (p *Peer) TLSConfig() *tls.Config {
+	return &tls.Config{RootCAs: p.CertPool, ServerName: "127.0.0.1"}
+}
+
+// Vsftpd starts /usr/sbin/vsftpd.
+func Vsftpd(t testing.TB, opts Options) *Peer {
+	t.Helper()
+	bin := testenv.Tool(t, "vsftpd")
+	testenv.Root(t)
+	if _, err := os.Stat("/var/run/vsftpd/empty"); err != nil {
+		testenv.Missing(t, "vsftpd's secure_chroot_dir /var/run/vsftpd/empty is missing")
+	}
+	p, dir := newPeer(t, opts)
+	port := freePort(t)
+	pmin, pmax := freePortRange(t, 16)
+	logFile := filepath.Join(dir, "vsftpd.log")
+
+	var cfg strings.Builder
+	kv := func(k string, v any) { fmt.Fprintf(&cfg, "%s=%v\n", k, v) }
+	kv("listen", "YES")
+	kv("listen_ipv6", "NO")
+	kv("listen_address", "127.0.0.1")
+	kv("listen_port", port)
+	kv("background", "NO")
+	kv("pasv_enable", "YES")
+	kv("pasv_min_port", pmin)
+	kv("pasv_max_port", pmax)
+	kv("port_enable", "YES")
+	kv("connect_from_port_20", "NO")
+	kv("write_enable", "YES")
+	// Debian's vsftpd has no reverse_lookup_enable (a Red Hat patch) and
+	// does no reverse lookups without tcp_wrappers, so nothing to turn off.
+	kv("seccomp_sandbox", "NO")
+	kv("use_localtime", "NO")
+	kv("mdtm_write", "YES")
+	kv("ftpd_banner", "ferry peertest vsftpd")
+	kv("vsftpd_log_file", logFile)
+	kv("xferlog_enable", "YES")
+	kv("log_ftp_protocol", "YES")
+	kv("secure_chroot_dir", "/var/run/vsftpd/empty")
+	kv("max_per_ip", 0)
+	kv("allow_writeable_chroot", "YES") // the root is the user's and writable
+	kv("anonymous_enable", "NO")
+	kv("local_enable", "YES")
+	kv("local_umask", "022")
+	kv("local_root", p.Root)
+	kv("chroot_local_user", "YES")
+	kv("userlist_enable", "NO")
+	kv("pam_service_name", "vsftpd")
+	if opts.TLS || opts.ImplicitTLS {
+		cert, key := writeCert(t, p, dir)
+		kv("ssl_enable", "YES")
+		kv("rsa_cert_file", cert)
+		kv("rsa_private_key_file", key)
+		kv("require_ssl_reuse", "YES")
+		kv("force_local_logins_ssl", "YES")
+		kv("force_local_data_ssl", "YES")
+		kv("force_anon_logins_ssl", "YES")
+		kv("force_anon_data_ssl", "YES")
+		kv("allow_anon_ssl", "YES")
+		kv("ssl_ciphers", "HIGH")
+		if opts.ImplicitTLS {
+			kv("implicit_ssl", "YES")
+		}
+	}
+	conf := filepath.Join(dir, "vsftpd.conf")
+	if err := os.WriteFile(conf, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	start(t, p, dir, []string{logFile}, bin, conf)
+	return p
+}
+
+// pureFTPdPath is where scripts/install-test-deps.sh unpacks Pure-FTPd,
+// outside PATH because its package conflicts with vsftpd's.
+const pureFTPdPath = "/opt/ferry-peers/pure-ftpd/usr"
+
+// PureFTPd starts Pure-FTPd with a virtual user in a PureDB file.
+func PureFTPd(t testing.TB, opts Options) *Peer {
+	t.Helper()
+	bin := filepath.Join(pureFTPdPath, "sbin", "pure-ftpd")
+	pw := filepath.Join(pureFTPdPath, "bin", "pure-pw")
+	for _, f := range []string{bin, pw} {
+		if _, err := os.Stat(f); err != nil {
+			testenv.Missing(t, f+" not found (run scripts/install-test-deps.sh)")
+		}
+	}
+	testenv.Root(t)
+	if opts.ImplicitTLS {
+		t.Fatal("peertest: Pure-FTPd has no implicit TLS")
+	}
+	p, dir := newPeer(t, opts)
+	p.User = "ferry"
+
+	// pure-pw useradd hashes with Argon2id tuned for seconds per login;
+	// a SHA-512 crypt hash (which Pure-FTPd checks through crypt(3)) keeps
+	// each login in the tests fast. The line is pure-pw's passwd format.
+	openssl := testenv.Tool(t, "openssl")
+	hashCmd := exec.Command(openssl, "passwd", "-6", "-stdin")
+	hashCmd.Stdin = strings.NewReader(p.Password)
+	hash, err := hashCmd.Output()
+	if err != nil {
+		t.Fatalf("openssl passwd: %v", err)
+	}
+	passwd := filepath.Join(dir, "pureftpd.passwd")
+	pdb := filepath.Join(dir, "pureftpd.pdb")
+	line := fmt.Sprintf("%s:%s:%d:%d::%s/./::::::::::::\n",
+		p.User, bytes.TrimSpace(hash), p.uid, p.gid, p.Root)
+	if err := os.WriteFile(passwd, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(pw, "mkdb", pdb, "-f", passwd).CombinedOutput(); err != nil {
+		t.Fatalf("pure-pw mkdb: %v\n%s", err, out)
+	}
+
+	port := freePort(t)
+	pmin, pmax := freePortRange(t, 16)
+	args := []string{
+		"--bind", "127.0.0.1," + strconv.Itoa(port),
+		"--passiveportrange", fmt.Sprintf("%d:%d", pmin, pmax),
+		"--login", "puredb:" + pdb,
+		"--noanonymous",
+		"--dontresolve",
+		"--chrooteveryone",
+		"--minuid", "1",
+		"--maxclientsperip", "50",
+		"--syslogfacility", "none",
+		"--verboselog",
+		"--ipv4only",
+		"--customerproof",
+		"--nochmod",
+		"--altlog", "stats:" + filepath.Join(dir, "transfers.log"),
+	}
+	if opts.TLS {
+		cert, key := writeCert(t, p, dir)
+		args = append(args, "--tls", "2", "--certfile", cert+","+key)
+	}
+	p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	start(t, p, dir, nil, bin, args...)
+	return p
+}
+
+func newPeer(t testing.TB, opts Options) (*Peer, string) {
+	t.Helper()
+	uid, gid := systemUser(t)
+	dir := t.TempDir()
+	// The root lives in a directory of its own, world-traversable, so
+	// that a server process running as the test user can reach it.
+	base, err := os.MkdirTemp("", "ferry-peer-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	root := filepath.Join(base, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(root, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return &Peer{
+		Root:     root,
+		User:     UserName,
+		Password: Password,
+		TLS:      opts.TLS || opts.ImplicitTLS,
+		implicit: opts.ImplicitTLS,
+		uid:      uid,
+		gid:      gid,
+	}, dir
+}
+
+var userMu sync.Mutex
+
+// systemUser returns the uid and gid of UserName, creating the account
+// (and setting its password) if needed. It needs a home directory that
+// exists: vsftpd changes into it before local_root. Another test binary may be
+// creating it at the same moment, so "already exists" is not an error.
+func systemUser(t testing.TB) (uid, gid int) {
+	t.Helper()
+	userMu.Lock()
+	defer userMu.Unlock()
+	u, err := user.Lookup(UserName)
+	if err != nil {
+		useradd := testenv.Tool(t, "useradd")
+		out, err := exec.Command(useradd, "--create-home",
+			"--shell", "/bin/sh", "--user-group", UserName).CombinedOutput()
+		if err != nil && !bytes.Contains(out, []byte("already exists")) {
+			t.Fatalf("useradd %s: %v\n%s", UserName, err, out)
+		}
+		chpasswd := testenv.Tool(t, "chpasswd")
+		cmd := exec.Command(chpasswd)
+		cmd.Stdin = strings.NewReader(UserName + ":" + Password + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("chpasswd: %v\n%s", err, out)
+		}
+		if u, err = user.Lookup(UserName); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	return uid, gid
+}
+
+// start runs the peer, stops it by PID when the test ends, prints its
+// output and logFiles if the test failed, and waits for its 220 banner.
+func start(t testing.TB, p *Peer, dir string, logFiles []string, bin string, args ...string) {
+	t.Helper()
+	outPath := filepath.Join(dir, "output.log")
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = out
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	// exited is closed when the process is gone; waitErr is then set.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		// Stop exactly the process started here. Sessions it forked
+		// exit when their control connection closes.
+		_ = cmd.Process.Kill()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s (pid %d) did not exit", bin, cmd.Process.Pid)
+		}
+		out.Close()
+		if t.Failed() {
+			for _, f := range append([]string{outPath}, logFiles...) {
+				b, _ := os.ReadFile(f)
+				t.Logf("--- %s ---\n%s", filepath.Base(f), b)
+			}
+		}
+	})
+	if err := waitReady(p, exited, &waitErr); err != nil {
+		b, _ := os.ReadFile(outPath)
+		t.Fatalf("%s: %v\n%s", filepath.Base(bin), err, b)
+	}
+}
+
+// waitReady polls until the peer accepts a connection and sends 220, or
+// it exits, or readyTimeout passes.
+func waitReady(p *Peer, exited <-chan struct{}, waitErr *error) error {
+	deadline := time.Now().Add(readyTimeout)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before it was ready: %v", *waitErr)
+		default:
+		}
+		if last = probe(p); last == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("not ready after %v: %w", readyTimeout, last)
+}
+
+func probe(p *Peer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", p.Addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if p.implicit {
+		tc := tls.Client(c, p.TLSConfig())
+		if err := tc.Handshake(); err != nil {
+			return err
+		}
+		c = tc
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "220") {
+		return fmt.Errorf("unexpected greeting %q", line)
+	}
+	return nil
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freePortRange finds n consecutive free ports on 127.0.0.1 by binding
+// them all, starting from a kernel-chosen port. Bounded attempts.
+func freePortRange(t testing.TB, n int) (lo, hi int) {
+	t.Helper()
+	for attempt := 0; attempt < 50; attempt++ {
+		first := freePort(t)
+		if first+n-1 > 65535 {
+			continue
+		}
+		var ls []net.Listener
+		ok := true
+		for p := first; p < first+n; p++ {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				ok = false
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if ok {
+			return first, first + n - 1
+		}
+	}
+	t.Fatalf("no %d consecutive free ports found", n)
+	return 0, 0
+}
+
+// writeCert generates a self-signed certificate for 127.0.0.1, writes it
+// and its key as PEM files readable by the peer, and records it in p.
+func writeCert(t testing.TB, p *Peer, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "ferry peertest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = filepath.Join(dir, "cert.pem")
+	keyFile = filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.CertPool = x509.NewCertPool()
+	p.CertPool.AddCert(cert)
+	return certFile, keyFile
+}
