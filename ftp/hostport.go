@@ -61,15 +61,24 @@ func FormatHostPort(ap netip.AddrPort) (string, error) {
 // RFC 959 does not fix the text around the numbers and servers differ
 // ("Entering Passive Mode (h1,...)", "=h1,...", no parentheses), so, as
 // RFC 1123 4.1.2.6 advises, scan for the first run of six comma-separated
-// numbers.
+// numbers. A run that continues a longer list of numbers ("1,2,3,4,5,6,7")
+// is not taken apart, and a run longer than any host-port could be is not
+// tried, which keeps the scan linear in the length of a hostile reply.
 func ParsePASVReply(msg string) (netip.AddrPort, error) {
+	const maxRun = 64 // "255, 255, 255, 255, 255, 255" with room for odd spacing
 	for i := 0; i < len(msg); i++ {
 		if !isDigit(msg[i]) || (i > 0 && isDigit(msg[i-1])) {
 			continue
 		}
+		if prev := strings.TrimRight(msg[:i], " "); prev != "" && prev[len(prev)-1] == ',' {
+			continue
+		}
 		j := i
-		for j < len(msg) && (isDigit(msg[j]) || msg[j] == ',' || msg[j] == ' ') {
+		for j < len(msg) && j-i <= maxRun && (isDigit(msg[j]) || msg[j] == ',' || msg[j] == ' ') {
 			j++
+		}
+		if j-i > maxRun {
+			continue
 		}
 		if ap, err := ParseHostPort(strings.TrimRight(msg[i:j], ", ")); err == nil {
 			return ap, nil

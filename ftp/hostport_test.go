@@ -3,6 +3,7 @@ package ftp
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -77,6 +78,8 @@ var pasvTests = []struct {
 	{"Passive mode OK, port 4 (127,0,0,1,4,1) for 20 seconds", "127.0.0.1:1025"},
 	{"Entering Passive Mode (10, 0, 0, 1, 4, 1)", "10.0.0.1:1025"},
 	{"Entering Passive Mode (300,0,0,1,4,1) (10,0,0,2,4,2)", "10.0.0.2:1026"},
+	{"Entering Passive Mode (1,2,3,4,5,6,7)", ""},
+	{"Entering Passive Mode (1,2,3,4,5,6,)", "1.2.3.4:1286"},
 	{"Entering Passive Mode", ""},
 	{"Entering Passive Mode (1,2,3,4,5)", ""},
 	{"Entering Extended Passive Mode (|||5001|)", ""},
@@ -126,6 +129,17 @@ var eprtTests = []struct {
 	{"|0|10.0.0.1|21|", "", ErrBadProtocol},
 	{"||10.0.0.1|21|", "", ErrBadHostPort},
 	{"", "", ErrBadHostPort},
+}
+
+// A hostile server's 227 text of digits and blanks must not cost time
+// quadratic in its length; the answer is what matters here, and a
+// quadratic scan of 1 MiB would take minutes and hit the test timeout.
+func TestParsePASVReplyLong(t *testing.T) {
+	msg := strings.Repeat("1 ", 1<<19) + "(10,0,0,1,4,1)"
+	got, err := ParsePASVReply(msg)
+	if err != nil || got.String() != "10.0.0.1:1025" {
+		t.Fatalf("ParsePASVReply(long) = %v, %v", got, err)
+	}
 }
 
 func TestParseEPRT(t *testing.T) {

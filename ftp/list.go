@@ -170,6 +170,8 @@ func appendModeString(dst []byte, m fs.FileMode) []byte {
 		c = 'c'
 	case m&fs.ModeDevice != 0:
 		c = 'b'
+	case m&fs.ModeIrregular != 0:
+		c = '?'
 	default:
 		c = '-'
 	}

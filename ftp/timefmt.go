@@ -41,7 +41,8 @@ func AppendTime(dst []byte, t time.Time) []byte {
 // fraction ".s+", always in UTC (section 2.3). Fields are checked against
 // the calendar rather than normalised, so "20260230..." is an error and
 // not the second of March. A leap second (60) is accepted, as the RFC
-// allows, and becomes the first second of the next minute.
+// allows, and read as 59: time.Time cannot hold it, and moving it into
+// the next minute could move it into the next year, even past 9999.
 func ParseTime(s string) (time.Time, error) {
 	if len(s) < 14 {
 		return time.Time{}, ErrBadTime
@@ -60,6 +61,9 @@ func ParseTime(s string) (time.Time, error) {
 	if month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
 		hour > 23 || min > 59 || sec > 60 {
 		return time.Time{}, ErrBadTime
+	}
+	if sec == 60 {
+		sec = 59
 	}
 	nsec := 0
 	if frac := s[14:]; frac != "" {
