@@ -51,6 +51,7 @@ const (
 	CodeExceededStorage    = 552 // RFC 959: requested file action aborted: exceeded storage allocation
 	CodeBadFileName        = 553 // RFC 959: requested action not taken: file name not allowed
 	CodeNetworkProtocol    = 522 // RFC 2428: network protocol not supported (EPRT/EPSV)
+	CodeInvalidRestart     = 554 // RFC 1123 4.1.3.4: requested action not taken: invalid REST parameter
 )
 
 // Reply is one FTP reply: a three-digit code and its text. A multi-line
