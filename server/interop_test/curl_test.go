@@ -1,0 +1,174 @@
+package interop_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ftp/ferry/internal/testenv"
+)
+
+// curlBase is the options every curl run shares: verbose (the transcript
+// is asserted on), fail on errors, a time limit.
+var curlBase = []string{"-v", "-sS", "--max-time", "60"}
+
+func curl(t *testing.T, e *ftpEnv, args ...string) string {
+	t.Helper()
+	return e.mustRun("", "", testenv.Tool(t, "curl"), append(append([]string{}, curlBase...), args...)...)
+}
+
+// TestCurlTransferModes uploads and downloads one file in each
+// data-connection mode and checks the commands curl used.
+func TestCurlTransferModes(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		wire  []string // commands that must appear in the transcript
+	}{
+		{"EPSV", nil, []string{"> EPSV", "229 Entering Extended Passive Mode (|||"}},
+		{"PASV", []string{"--disable-epsv"}, []string{"> PASV", "227 Entering Passive Mode (127,0,0,1,"}},
+		{"EPRT", []string{"-P", "127.0.0.1"}, []string{"> EPRT |1|127.0.0.1|", "200 EPRT command successful"}},
+		{"PORT", []string{"-P", "127.0.0.1", "--disable-eprt"}, []string{"> PORT 127,0,0,1,", "200 PORT command successful"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := filepath.Join(e.work, tc.name+".src")
+			data := writeRandom(t, src, 300_001)
+			out := curl(t, e, append(tc.flags, "-T", src, e.url("up-"+tc.name))...)
+			mustContain(t, "curl upload transcript", out, append(tc.wire, "> STOR up-"+tc.name, "226 ")...)
+			sameFile(t, filepath.Join(e.root, "up-"+tc.name), data)
+
+			dst := filepath.Join(e.work, tc.name+".dst")
+			out = curl(t, e, append(tc.flags, "-o", dst, e.url("up-"+tc.name))...)
+			mustContain(t, "curl download transcript", out, append(tc.wire, "> RETR up-"+tc.name, "226 ")...)
+			sameFile(t, dst, data)
+		})
+	}
+}
+
+// TestCurlTLS uses explicit (AUTH TLS) and implicit FTPS with protected
+// data connections.
+func TestCurlTLS(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{tls: true})
+	data := writeRandom(t, filepath.Join(e.work, "src"), 1<<20+17)
+	t.Run("explicit", func(t *testing.T) {
+		out := curl(t, e, "--ssl-reqd", "-k", "-T", filepath.Join(e.work, "src"), e.url("explicit.bin"))
+		// curl 7.x asks for AUTH SSL first; ferry treats it as AUTH TLS.
+		mustContain(t, "curl transcript", out, "> AUTH ", "234 ", "> PBSZ 0", "> PROT P", "200 Protection level set to Private")
+		sameFile(t, filepath.Join(e.root, "explicit.bin"), data)
+		dst := filepath.Join(e.work, "explicit.dst")
+		curl(t, e, "--ssl-reqd", "-k", "-o", dst, e.url("explicit.bin"))
+		sameFile(t, dst, data)
+	})
+	t.Run("implicit", func(t *testing.T) {
+		u := fmt.Sprintf("ftps://%s:%s@%s:%d/", testUser, testPass, e.host, e.tlsPort)
+		out := curl(t, e, "-k", "-T", filepath.Join(e.work, "src"), u+"implicit.bin")
+		mustContain(t, "curl transcript", out, "SSL connection using", "> STOR implicit.bin", "226 ")
+		sameFile(t, filepath.Join(e.root, "implicit.bin"), data)
+		dst := filepath.Join(e.work, "implicit.dst")
+		curl(t, e, "-k", "-o", dst, u+"implicit.bin")
+		sameFile(t, dst, data)
+	})
+}
+
+// TestCurlResume continues a download and an upload with -C -.
+func TestCurlResume(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	data := writeRandom(t, filepath.Join(e.root, "full.bin"), 777_777)
+
+	dst := filepath.Join(e.work, "partial.dst")
+	writeFile(t, dst, data[:123_456])
+	out := curl(t, e, "-C", "-", "-o", dst, e.url("full.bin"))
+	mustContain(t, "curl transcript", out, "> REST 123456", "350 ", "> RETR full.bin", "226 ")
+	sameFile(t, dst, data)
+
+	writeFile(t, filepath.Join(e.root, "partial-up.bin"), data[:500_000])
+	src := filepath.Join(e.work, "full.src")
+	writeFile(t, src, data)
+	out = curl(t, e, "-C", "-", "-T", src, e.url("partial-up.bin"))
+	mustContain(t, "curl transcript", out, "> SIZE partial-up.bin", "213 500000", "> APPE partial-up.bin", "226 ")
+	sameFile(t, filepath.Join(e.root, "partial-up.bin"), data)
+}
+
+// TestCurlListings checks LIST and NLST output as curl receives it.
+func TestCurlListings(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	names := []string{"alpha.txt", "beta with space.bin", "grüße.txt", "sub"}
+	for _, n := range names[:3] {
+		writeFile(t, filepath.Join(e.root, "dir", n), []byte(n))
+	}
+	if err := os.MkdirAll(filepath.Join(e.root, "dir", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	list := curl(t, e, e.url("dir/"))
+	mustContain(t, "curl transcript", list, "> LIST", "226 ")
+	// ls -l lines: permissions, links, owner, group, size, date, name.
+	lineRE := regexp.MustCompile(`(?m)^([-dl])[-rwxsStT]{9}\s+\d+\s+\S+\s+\S+\s+(\d+)\s+\w{3}\s+\d{1,2}\s+(\d{2}:\d{2}|\d{4})\s+(.+?)\r?$`)
+	got := map[string]string{}
+	for _, m := range lineRE.FindAllStringSubmatch(list, -1) {
+		got[m[4]] = m[1] + m[2]
+	}
+	for _, n := range names[:3] {
+		if got[n] != fmt.Sprintf("-%d", len(n)) {
+			t.Errorf("LIST entry %q = %q, want a file of %d bytes; output:\n%s", n, got[n], len(n), list)
+		}
+	}
+	if !strings.HasPrefix(got["sub"], "d") {
+		t.Errorf("LIST lacks directory sub; output:\n%s", list)
+	}
+
+	nlst := curl(t, e, "-l", e.url("dir/"))
+	mustContain(t, "curl transcript", nlst, "> NLST", "226 ")
+	for _, n := range names {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(n) + `\r?$`).MatchString(nlst) {
+			t.Errorf("NLST lacks %q; output:\n%s", n, nlst)
+		}
+	}
+}
+
+// TestCurlQuote runs commands before (-Q CMD) and after (-Q -CMD) a
+// transfer.
+func TestCurlQuote(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	writeFile(t, filepath.Join(e.root, "doomed"), []byte("bye"))
+	out := curl(t, e, "-Q", "MKD newdir", "-Q", "-DELE doomed", e.url("/"))
+	mustContain(t, "curl transcript", out, "> MKD newdir", "257 ", "> DELE doomed", "250 ")
+	if st, err := os.Stat(filepath.Join(e.root, "newdir")); err != nil || !st.IsDir() {
+		t.Fatalf("MKD did not make a directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "doomed")); !os.IsNotExist(err) {
+		t.Fatalf("DELE left the file: %v", err)
+	}
+	// A refused quote command makes curl fail.
+	res := e.run("", "", testenv.Tool(t, "curl"), append(append([]string{}, curlBase...), "-Q", "DELE no-such-file", e.url("/"))...)
+	if res.code == 0 || !strings.Contains(res.out, "550") {
+		t.Fatalf("DELE of a missing file: exit %d, want failure with 550; output:\n%s", res.code, res.out)
+	}
+}
+
+// TestCurlBigRoundTrip moves 20 MiB of random bytes up and down.
+func TestCurlBigRoundTrip(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{atomic: true})
+	src := filepath.Join(e.work, "big.src")
+	data := writeRandom(t, src, 20<<20)
+	curl(t, e, "-T", src, e.url("big.bin"))
+	sameFile(t, filepath.Join(e.root, "big.bin"), data)
+	dst := filepath.Join(e.work, "big.dst")
+	curl(t, e, "-o", dst, e.url("big.bin"))
+	sameFile(t, dst, data)
+	// Atomic uploads leave no temporary behind.
+	ents, _ := os.ReadDir(e.root)
+	if len(ents) != 1 {
+		t.Fatalf("root holds %d entries after an atomic upload, want 1: %v", len(ents), ents)
+	}
+}

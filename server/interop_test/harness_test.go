@@ -1,0 +1,391 @@
+// Package interop_test runs ferry's server against real FTP clients (curl,
+// lftp, wget, tnftp, Python's ftplib, jlaffaye/ftp) and checks what
+// arrives byte for byte. Each test starts its own server in-process on
+// loopback; the clients run as child processes with a timeout.
+package interop_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/storage/local"
+)
+
+// Credentials of the test's password user; anonymous is read-only.
+const (
+	testUser = "alice"
+	testPass = "secret"
+)
+
+// clientTimeout bounds every external client run.
+const clientTimeout = 60 * time.Second
+
+// options select what the test server offers.
+type options struct {
+	tls    bool // AUTH TLS on the plain listener and an implicit-TLS listener
+	atomic bool // AtomicUploads
+}
+
+// ftpEnv is a running server and where its files live.
+type ftpEnv struct {
+	t       *testing.T
+	root    string // the password user's home and the anonymous root
+	host    string // 127.0.0.1
+	port    int    // plain (explicit TLS when enabled) listener
+	tlsPort int    // implicit TLS listener, 0 without TLS
+	work    string // a scratch directory for client-side files
+}
+
+// url returns an ftp:// URL for p on the plain listener, with credentials.
+func (e *ftpEnv) url(p string) string {
+	return fmt.Sprintf("ftp://%s:%s@%s:%d/%s", testUser, testPass, e.host, e.port, strings.TrimPrefix(p, "/"))
+}
+
+// addr is host:port of the plain listener.
+func (e *ftpEnv) addr() string { return net.JoinHostPort(e.host, strconv.Itoa(e.port)) }
+
+// authenticator is a tiny in-test user store: alice with every
+// permission, anonymous read-only, both rooted at the same directory.
+type authenticator struct{ fs *local.FS }
+
+func (a authenticator) Authenticate(_ context.Context, req server.LoginRequest) (*server.User, error) {
+	switch {
+	case req.User == testUser && req.Password == testPass:
+		return &server.User{Name: testUser, FS: a.fs, Perms: server.PermAll}, nil
+	case strings.EqualFold(req.User, "anonymous") || strings.EqualFold(req.User, "ftp"):
+		return &server.User{Name: "anonymous", FS: a.fs, Perms: server.PermReadOnly, Anonymous: true}, nil
+	}
+	return nil, server.ErrBadLogin
+}
+
+// startServer starts a server for the test; everything stops in Cleanup.
+func startServer(t *testing.T, o options) *ftpEnv {
+	t.Helper()
+	root := t.TempDir()
+	fsys, err := local.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logw := &testWriter{t: t}
+	cfg := server.Config{
+		Auth:             authenticator{fs: fsys},
+		PassivePorts:     freePortRange(t, 24),
+		AtomicUploads:    o.atomic,
+		FailedLoginDelay: time.Millisecond,
+		Logger:           slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if o.tls {
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &ftpEnv{t: t, root: root, host: "127.0.0.1", work: t.TempDir()}
+	var wg sync.WaitGroup
+	serve := func(implicit bool) int {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if implicit {
+				err = srv.ServeImplicitTLS(l)
+			} else {
+				err = srv.Serve(l)
+			}
+			if !errors.Is(err, server.ErrServerClosed) {
+				t.Errorf("serve: %v", err)
+			}
+		}()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	e.port = serve(false)
+	if o.tls {
+		e.tlsPort = serve(true)
+	}
+	t.Cleanup(func() {
+		_ = srv.Close()
+		wg.Wait()
+		_ = fsys.Close()
+		logw.stop()
+	})
+	return e
+}
+
+// testWriter sends the server's log records to t.Log until stop, so a
+// record written after the test ends cannot panic.
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log("server: " + strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+}
+
+// freePortRange returns n consecutive ports of which at least most are
+// free now. It starts from a kernel-chosen ephemeral port, so parallel
+// test processes rarely pick the same range; the server's allocator skips
+// any port that is taken later.
+func freePortRange(t *testing.T, n int) server.PortRange {
+	t.Helper()
+	for attempt := 0; attempt < 20; attempt++ {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if base+n > 65535 {
+			continue
+		}
+		free := 0
+		for p := base; p < base+n; p++ {
+			if l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
+				free++
+				_ = l.Close()
+			}
+		}
+		if free >= n*3/4 {
+			return server.PortRange{Min: uint16(base), Max: uint16(base + n - 1)}
+		}
+	}
+	t.Fatal("no range of free ports found")
+	return server.PortRange{}
+}
+
+// selfSigned makes an ECDSA certificate for 127.0.0.1 and localhost.
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ferry interop test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// result is what a client run produced.
+type result struct {
+	out  string // stdout and stderr interleaved
+	code int    // exit code; -1 if the process did not exit normally
+}
+
+// run runs a client with stdin and a timeout, in dir (the work directory
+// when empty). It fails the test if the client cannot start or times out,
+// and logs the output.
+func (e *ftpEnv) run(dir, stdin, prog string, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, prog, args...)
+	if dir == "" {
+		dir = e.work
+	}
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+e.work, "LC_ALL=C.UTF-8", "LANG=C.UTF-8")
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.WaitDelay = 5 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	res := result{out: out.String(), code: cmd.ProcessState.ExitCode()}
+	if ctx.Err() != nil {
+		e.t.Fatalf("%s %q timed out after %v; output:\n%s", prog, args, clientTimeout, res.out)
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		e.t.Fatalf("%s: %v", prog, err)
+	}
+	return res
+}
+
+// mustRun is run that fails the test unless the client exits 0.
+func (e *ftpEnv) mustRun(dir, stdin, prog string, args ...string) string {
+	e.t.Helper()
+	res := e.run(dir, stdin, prog, args...)
+	if res.code != 0 {
+		e.t.Fatalf("%s %q exited %d; output:\n%s", filepath.Base(prog), args, res.code, res.out)
+	}
+	return res.out
+}
+
+// writeRandom writes n random bytes to path (creating parents) and
+// returns them.
+func writeRandom(t *testing.T, path string, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	writeFile(t, path, b)
+	return b
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// sameFile fails the test unless the file at path holds exactly want.
+func sameFile(t *testing.T, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: got %d bytes sha256 %s, want %d bytes sha256 %s",
+			path, len(got), sum(got), len(want), sum(want))
+	}
+}
+
+// treeSums maps every regular file under dir (slash-separated, relative)
+// to its sha256, and every directory to "dir". Hidden atomic-upload
+// temporaries would show up as extra entries.
+func treeSums(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := make(map[string]string)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			m[rel] = "dir"
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m[rel] = sum(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// sameTree fails the test unless the two directory trees hold the same
+// names with the same contents.
+func sameTree(t *testing.T, got, want string) {
+	t.Helper()
+	g, w := treeSums(t, got), treeSums(t, want)
+	var diffs []string
+	for k, v := range w {
+		if g[k] != v {
+			diffs = append(diffs, fmt.Sprintf("%q: got %q want %q", k, g[k], v))
+		}
+	}
+	for k := range g {
+		if _, ok := w[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%q: unexpected", k))
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Fatalf("tree %s differs from %s:\n%s", got, want, strings.Join(diffs, "\n"))
+	}
+	if len(w) == 0 {
+		t.Fatalf("tree %s is empty", want)
+	}
+}
+
+// makeTree builds the mirror test tree under dir: nested directories,
+// ~50 files including empty ones, one 5 MiB file, names with spaces and
+// UTF-8.
+func makeTree(t *testing.T, dir string) {
+	t.Helper()
+	for i := 0; i < 40; i++ {
+		sub := []string{"", "a", "a/b", "a/b/c", "with space", "ünïcødé 目录"}[i%6]
+		writeRandom(t, filepath.Join(dir, sub, fmt.Sprintf("file %02d.bin", i)), i*997)
+	}
+	for i, name := range []string{"empty", "a/empty", "a/b/c/empty too", "ünïcødé 目录/空.txt"} {
+		_ = i
+		writeFile(t, filepath.Join(dir, name), nil)
+	}
+	writeFile(t, filepath.Join(dir, "a/lines.txt"), []byte("one\ntwo\nthree\n"))
+	writeFile(t, filepath.Join(dir, "Straße ß.txt"), []byte("grüße\n"))
+	writeRandom(t, filepath.Join(dir, "big", "five-mib.bin"), 5<<20)
+	writeRandom(t, filepath.Join(dir, "a/b/c/d/e/deep.bin"), 4096)
+	if err := os.MkdirAll(filepath.Join(dir, "empty dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustContain fails unless s contains every one of subs.
+func mustContain(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Fatalf("%s lacks %q:\n%s", what, sub, s)
+		}
+	}
+}
