@@ -40,6 +40,8 @@ func wrapErr(op, name string, err error) error {
 			return fmt.Errorf("local: %s %q: %w: %w", op, name, storage.ErrNotDir, err)
 		case syscall.EISDIR:
 			return fmt.Errorf("local: %s %q: %w: %w", op, name, storage.ErrIsDir, err)
+		case syscall.EINVAL: // syscall.EINVAL does not match fs.ErrInvalid
+			return fmt.Errorf("local: %s %q: %w: %w", op, name, fs.ErrInvalid, err)
 		}
 	}
 	return fmt.Errorf("local: %s %q: %w", op, name, err)

@@ -20,6 +20,7 @@ func TestWrapErr(t *testing.T) {
 		{syscall.ENOTEMPTY, storage.ErrNotEmpty, fs.ErrExist},
 		{syscall.ENOTDIR, storage.ErrNotDir, nil},
 		{syscall.EISDIR, storage.ErrIsDir, nil},
+		{syscall.EINVAL, fs.ErrInvalid, nil},
 		{syscall.ENOENT, fs.ErrNotExist, nil},
 		{syscall.EACCES, fs.ErrPermission, nil},
 	}

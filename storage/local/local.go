@@ -240,8 +240,9 @@ func (f *FS) Mkdir(ctx context.Context, name string) error {
 	return f.wrap("mkdir", name, f.root.Mkdir(name, dirMode))
 }
 
-// Rename moves oldname to newname, replacing a file (or an empty directory,
-// when oldname is a directory) at newname.
+// Rename moves oldname to newname, replacing a file at newname. Like
+// os.Rename it refuses an existing directory at newname with fs.ErrExist,
+// and a directory moved into itself with fs.ErrInvalid.
 func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
 	if err := check(ctx, "rename", oldname); err != nil {
 		return err

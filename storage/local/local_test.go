@@ -518,3 +518,102 @@ func BenchmarkReadDir(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*entries), "ns/entry")
 }
+
+func TestCreateOptionConflicts(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("0123"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys := newFS(t, dir)
+	for _, opts := range []storage.CreateOptions{
+		{Offset: 2, Append: true},
+		{Offset: 2, Exclusive: true},
+		{Offset: -1},
+	} {
+		if w, err := fsys.Create(t.Context(), "f", opts); !errors.Is(err, fs.ErrInvalid) {
+			if w != nil {
+				w.Close()
+			}
+			t.Errorf("Create(%+v) error = %v, want fs.ErrInvalid", opts, err)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || string(got) != "0123" {
+		t.Errorf("file holds %q, %v after refused Creates", got, err)
+	}
+}
+
+func TestRenameKinds(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"d", "full", "empty"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"f", "full/x"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsys := newFS(t, dir)
+	ctx := t.Context()
+	for _, tt := range []struct {
+		from, to string
+		want     error
+	}{
+		// As os.Rename, os.Root.Rename refuses any directory as the target.
+		{"f", "d", fs.ErrExist},
+		{"d", "full", fs.ErrExist},
+		{"d", "empty", fs.ErrExist},
+		{"d", "f", storage.ErrNotDir},
+		{"d", "d/sub", fs.ErrInvalid}, // EINVAL: into itself
+	} {
+		if err := fsys.Rename(ctx, tt.from, tt.to); !errors.Is(err, tt.want) {
+			t.Errorf("Rename(%q, %q) error = %v, want %v", tt.from, tt.to, err, tt.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d")); err != nil {
+		t.Errorf("d after the refused renames: %v", err)
+	}
+}
+
+// FuzzNames checks that whatever the name, Create either fails or writes
+// the file at that name inside the root, and nothing appears beside it.
+func FuzzNames(f *testing.F) {
+	for _, s := range []string{"a", "a/b", "../x", "/abs", "a/../../b", "..", ".", "", "a\x00b", "x/../y", `a\b`, "...", "~"} {
+		f.Add(s)
+	}
+	parent := f.TempDir()
+	f.Fuzz(func(t *testing.T, name string) {
+		root, err := os.MkdirTemp(parent, "root")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(root)
+		if err := os.Mkdir(filepath.Join(root, "a"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		fsys, err := local.New(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fsys.Close()
+		w, err := fsys.Create(t.Context(), name, storage.CreateOptions{})
+		if err == nil {
+			if !fs.ValidPath(name) {
+				t.Errorf("Create(%q) accepted a name that is not an io/fs path", name)
+			}
+			w.Write([]byte("fuzz"))
+			w.Close()
+			if b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name))); err != nil || string(b) != "fuzz" {
+				t.Errorf("Create(%q) wrote elsewhere: %q, %v", name, b, err)
+			}
+		}
+		entries, err := os.ReadDir(parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 {
+			t.Errorf("after Create(%q), %d entries beside the root", name, len(entries)-1)
+		}
+	})
+}
