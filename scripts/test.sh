@@ -20,4 +20,4 @@ fi
 echo "== go test -race"
 # -p 2: the machine has two cores; the interop tests start real servers
 # and clients and are sensitive to starvation, not to order.
-go test -race -p 2 -timeout 30m -count=1 ./... 2>&1 | tee /tmp/ferry-test.log
+go test -race -p 2 -timeout 30m -count=1 ./...
