@@ -161,9 +161,14 @@ func (s *session) store(verb, arg string, appendMode bool) error {
 		if fi.IsDir() {
 			return reply(ftp.CodeFileActionDenied, "Is a directory.")
 		}
+		if offset > fi.Size() {
+			return reply(ftp.CodeInvalidRestart, "Restart offset beyond end of file.")
+		}
 		exists = true
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
+	} else if offset > 0 {
+		return reply(ftp.CodeInvalidRestart, "Restart offset beyond end of file.")
 	}
 	if err := s.need(PermUpload); err != nil {
 		return err

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// testTLS returns a server config with a fresh self-signed certificate
+// for 127.0.0.1 and a client config that trusts it.
+func testTLS(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ferry test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(8)}
+}
+
+// startTLS upgrades c with AUTH TLS.
+func (c *ctrl) startTLS(cfg *tls.Config) {
+	c.t.Helper()
+	c.cmd(ftp.CodeAuthOK, "AUTH TLS")
+	tc := tls.Client(c.conn, cfg)
+	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		c.t.Fatalf("handshake: %v", err)
+	}
+	_ = tc.SetDeadline(time.Time{})
+	c.conn = tc
+	c.r = textproto.NewReader(bufio.NewReader(tc))
+}
+
+// epsvTLS opens a protected passive data connection for command.
+func (c *ctrl) epsvTLS(cfg *tls.Config, command string) *tls.Conn {
+	c.t.Helper()
+	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
+	raw, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.send(command)
+	dc := tls.Client(raw, cfg)
+	_ = dc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := dc.Handshake(); err != nil {
+		c.t.Fatalf("data handshake: %v", err)
+	}
+	c.expect(ftp.CodeFileStatusOK)
+	return dc
+}
+
+func TestExplicitTLS(t *testing.T) {
+	scfg, ccfg := testTLS(t)
+	ts := startServer(t, func(c *Config) { c.TLS = scfg; c.RequireTLSLogin = true; c.RequireTLSData = true })
+	data := randomBytes(1 << 20)
+	ts.write(t, "f", data)
+	c := dial(t, ts.addr)
+	if feat := c.cmd(ftp.CodeSystemStatus, "FEAT"); !strings.Contains(feat, " AUTH TLS") {
+		t.Fatalf("FEAT without AUTH TLS:\n%s", feat)
+	}
+	c.cmd(ftp.CodeProtectionDenied, "USER alice") // login needs TLS first
+	c.cmd(ftp.CodeBadSequence, "PBSZ 0")
+	c.startTLS(ccfg)
+	c.login("alice")
+	c.cmd(ftp.CodeBadSequence, "PROT P") // PBSZ first
+	c.cmd(ftp.CodeOK, "PBSZ 0")
+	c.cmd(ftp.CodeProtectionDenied, "PROT C") // data must be protected
+	c.cmd(ftp.CodeOK, "PROT P")
+	dc := c.epsvTLS(ccfg, "RETR f")
+	if got := readAll(t, dc); sum(got) != sum(data) {
+		t.Fatal("TLS download differs")
+	}
+	c.expect(ftp.CodeTransferComplete)
+	up := c.epsvTLS(ccfg, "STOR g")
+	writeAll(t, up, data)
+	c.expect(ftp.CodeTransferComplete)
+	if sum(ts.read(t, "g")) != sum(data) {
+		t.Fatal("TLS upload differs")
+	}
+	c.cmd(533, "CCC")
+}
+
+func TestImplicitTLS(t *testing.T) {
+	scfg, ccfg := testTLS(t)
+	ts := startServer(t, func(c *Config) { c.TLS = scfg })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = ts.srv.ServeImplicitTLS(l) }()
+	ts.write(t, "f", []byte("implicit"))
+	conn, err := tls.Dial("tcp", l.Addr().String(), ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &ctrl{t: t, conn: conn, r: textproto.NewReader(bufio.NewReader(conn))}
+	c.expect(ftp.CodeServiceReady)
+	c.login("alice")
+	// PROT P is the default on an implicit listener.
+	dc := c.epsvTLS(ccfg, "RETR f")
+	if got := string(readAll(t, dc)); got != "implicit" {
+		t.Fatalf("got %q", got)
+	}
+	c.expect(ftp.CodeTransferComplete)
+}
+
+func TestAuthTLSWithoutCertificate(t *testing.T) {
+	ts := startServer(t, nil)
+	c := dial(t, ts.addr)
+	c.cmd(ftp.CodeNotImplemented, "AUTH TLS")
+}
+
