@@ -1,0 +1,327 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/storage"
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cheap keeps the tests fast: 64 MiB hashes take a second each under -race.
+var cheap = Params{Memory: 64, Time: 1, Threads: 1}
+
+func login(s *Store, user, pass string) (*server.User, error) {
+	return s.Authenticate(context.Background(), server.LoginRequest{User: user, Password: pass})
+}
+
+func TestHashVerify(t *testing.T) {
+	h, err := Hash("s3cret")
+	must(t, err)
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=1,p=2$") {
+		t.Fatalf("hash %q not in the documented PHC form", h)
+	}
+	must(t, CheckHash(h))
+	hs := NewHasher(1)
+	for pass, want := range map[string]bool{"s3cret": true, "s3cret ": false, "": false, "S3cret": false} {
+		ok, err := hs.Verify(t.Context(), h, pass)
+		if err != nil || ok != want {
+			t.Errorf("Verify(%q) = %v, %v; want %v", pass, ok, err, want)
+		}
+	}
+	h2, err := HashWith("s3cret", cheap)
+	must(t, err)
+	if h2 == h {
+		t.Error("two hashes of one password are equal: salt not random")
+	}
+	// A long password that starts like the real one never matches.
+	long := "s3cret" + strings.Repeat("x", 2*maxPassword)
+	if ok, err := hs.Verify(t.Context(), h, long); ok || err != nil {
+		t.Errorf("long password: %v, %v", ok, err)
+	}
+}
+
+func TestBcrypt(t *testing.T) {
+	b, err := bcrypt.GenerateFromPassword([]byte("hunter2"), bcrypt.MinCost)
+	must(t, err)
+	hs := NewHasher(1)
+	for _, prefix := range []string{"$2a$", "$2b$", "$2y$"} {
+		h := prefix + string(b[4:])
+		must(t, CheckHash(h))
+		if ok, err := hs.Verify(t.Context(), h, "hunter2"); !ok || err != nil {
+			t.Errorf("%s: right password: %v, %v", prefix, ok, err)
+		}
+		if ok, err := hs.Verify(t.Context(), h, "hunter3"); ok || err != nil {
+			t.Errorf("%s: wrong password: %v, %v", prefix, ok, err)
+		}
+	}
+}
+
+func TestCheckHashRejects(t *testing.T) {
+	for _, h := range []string{
+		"", "plain", "$1$md5$x", "$argon2i$v=19$m=65536,t=1,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=16$m=65536,t=1,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=99999999,t=1,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=65536,t=0,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=65536,t=1,p=2$!!$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=65536,t=1,p=2,x=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+	} {
+		if CheckHash(h) == nil {
+			t.Errorf("CheckHash(%q) accepted", h)
+		}
+	}
+}
+
+func TestVerifyHonoursContext(t *testing.T) {
+	hs := NewHasher(1)
+	hs.sem <- struct{}{} // every slot taken
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	h, err := HashWith("x", cheap)
+	must(t, err)
+	if _, err := hs.Verify(ctx, h, "x"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Verify with a full semaphore and a cancelled ctx: %v", err)
+	}
+}
+
+// fakeFS records which root it was opened on.
+type fakeFS struct {
+	storage.FS
+	root string
+}
+
+// newStore writes a users file with body into a temp dir and opens a
+// Store over it and an anonymous root.
+func newStore(t *testing.T, body string, anon *Anonymous) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "users.toml")
+	must(t, os.WriteFile(path, []byte(body), 0o600))
+	s, err := New(Options{
+		UsersFile:   path,
+		Quick:       []QuickUser{{Name: "quick", Password: "qpw", Home: "/srv/quick"}},
+		Anonymous:   anon,
+		Open:        func(root string) (storage.FS, error) { return fakeFS{root: root}, nil },
+		Concurrency: 2,
+		Params:      cheap,
+	})
+	must(t, err)
+	return s, path
+}
+
+func userEntry(t *testing.T, name, password, extra string) string {
+	t.Helper()
+	h, err := HashWith(password, cheap)
+	must(t, err)
+	return fmt.Sprintf("[[user]]\nname = %q\npassword = %q\nhome = \"home/%s\"\n%s\n", name, h, name, extra)
+}
+
+func TestStoreLogins(t *testing.T) {
+	b, err := bcrypt.GenerateFromPassword([]byte("bpw"), bcrypt.MinCost)
+	must(t, err)
+	body := userEntry(t, "alice", "apw", `permissions = ["list", "download", "upload"]`) +
+		userEntry(t, "carol", "cpw", "disabled = true") +
+		fmt.Sprintf("[[user]]\nname = \"bob\"\npassword = %q\nhome = \"/abs/bob\"\n", b)
+	s, path := newStore(t, body, &Anonymous{Root: "/srv/pub", Perms: server.PermReadOnly})
+	dir := filepath.Dir(path)
+
+	u, err := login(s, "alice", "apw")
+	must(t, err)
+	if u.Name != "alice" || u.Perms != server.PermList|server.PermDownload|server.PermUpload ||
+		u.FS.(fakeFS).root != filepath.Join(dir, "home/alice") || u.Anonymous {
+		t.Errorf("alice: %+v", u)
+	}
+	u, err = login(s, "bob", "bpw")
+	must(t, err)
+	if u.Perms != server.PermAll || u.FS.(fakeFS).root != "/abs/bob" {
+		t.Errorf("bob: %+v", u)
+	}
+	u, err = login(s, "quick", "qpw")
+	must(t, err)
+	if u.Perms != server.PermAll || u.FS.(fakeFS).root != "/srv/quick" {
+		t.Errorf("quick: %+v", u)
+	}
+	for _, name := range []string{"anonymous", "ftp", "Anonymous"} {
+		u, err = login(s, name, "guest@example.com")
+		must(t, err)
+		if !u.Anonymous || u.Perms != server.PermReadOnly || u.FS.(fakeFS).root != "/srv/pub" {
+			t.Errorf("%s: %+v", name, u)
+		}
+	}
+	for _, c := range [][2]string{{"alice", "wrong"}, {"alice", ""}, {"nobody", "apw"}, {"carol", "cpw"}, {"quick", "apw"}, {"ALICE", "apw"}} {
+		if u, err := login(s, c[0], c[1]); !errors.Is(err, server.ErrBadLogin) || u != nil {
+			t.Errorf("login %s/%s = %v, %v; want ErrBadLogin", c[0], c[1], u, err)
+		}
+	}
+	if got := s.Roots(); len(got) != 5 {
+		t.Errorf("roots %q", got)
+	}
+}
+
+func TestAnonymousDisabled(t *testing.T) {
+	s, _ := newStore(t, "", nil)
+	if _, err := login(s, "anonymous", ""); !errors.Is(err, server.ErrBadLogin) {
+		t.Fatalf("anonymous without [anonymous]: %v", err)
+	}
+}
+
+func TestReload(t *testing.T) {
+	s, path := newStore(t, userEntry(t, "alice", "apw", ""), nil)
+	old, err := login(s, "alice", "apw")
+	must(t, err)
+
+	// A broken file keeps the old users.
+	for _, bad := range []string{
+		"[[user]\nname=", // not TOML
+		"[[user]]\nname = \"x\"\npassword = \"plain\"\nhome = \"h\"\n",        // not a hash
+		userEntry(t, "dup", "p", "") + userEntry(t, "dup", "p", ""),           // twice
+		userEntry(t, "x", "p", "") + "shell = \"/bin/sh\"\n",                  // unknown key
+		userEntry(t, "x", "p", "permissions = [\"fly\"]"),                     // unknown permission
+		"[[user]]\nname = \"x\"\npassword = \"$2a$04$invalid\"\nhome = \"h\"", // bad bcrypt
+	} {
+		must(t, os.WriteFile(path, []byte(bad), 0o600))
+		if err := s.Reload(); err == nil {
+			t.Errorf("Reload accepted %q", bad)
+		}
+		if _, err := login(s, "alice", "apw"); err != nil {
+			t.Fatalf("after a failed reload alice cannot log in: %v", err)
+		}
+	}
+	// A good file swaps.
+	must(t, os.WriteFile(path, []byte(userEntry(t, "dave", "dpw", "")), 0o600))
+	must(t, s.Reload())
+	if _, err := login(s, "alice", "apw"); !errors.Is(err, server.ErrBadLogin) {
+		t.Errorf("alice after reload: %v", err)
+	}
+	if _, err := login(s, "dave", "dpw"); err != nil {
+		t.Errorf("dave after reload: %v", err)
+	}
+	if old.Name != "alice" || old.FS == nil {
+		t.Errorf("the old session's user changed: %+v", old)
+	}
+}
+
+func TestConcurrentLogins(t *testing.T) {
+	s, path := newStore(t, userEntry(t, "alice", "apw", "")+userEntry(t, "bob", "bpw", ""), &Anonymous{Root: "/pub", Perms: server.PermReadOnly})
+	good := userEntry(t, "alice", "apw", "") + userEntry(t, "bob", "bpw", "")
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 3 {
+				name, pass, ok := "alice", "apw", true
+				switch (i + j) % 3 {
+				case 1:
+					name, pass, ok = "bob", "nope", false
+				case 2:
+					name, pass, ok = "anonymous", "x", true
+				}
+				_, err := login(s, name, pass)
+				if ok != (err == nil) {
+					errs <- fmt.Errorf("%s/%s: %v", name, pass, err)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 3 {
+			if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+				errs <- err
+			}
+			if err := s.Reload(); err != nil {
+				errs <- err
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestFileRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.toml")
+	f := File{Path: path, Params: cheap}
+	if l, err := f.List(); err != nil || len(l) != 0 {
+		t.Fatalf("List of a missing file: %v, %v", l, err)
+	}
+	must(t, f.Add(Account{Name: "alice", Home: "alice", Permissions: []string{"list", "download"}}, "one"))
+	must(t, f.Add(Account{Name: "bob", Home: "/srv/bob"}, "two"))
+	if err := f.Add(Account{Name: "bob", Home: "x"}, "three"); err == nil {
+		t.Error("Add of an existing name succeeded")
+	}
+	if err := f.Add(Account{Name: "eve", Home: "x", Permissions: []string{"fly"}}, "p"); err == nil {
+		t.Error("Add with an unknown permission succeeded")
+	}
+	if err := f.Add(Account{Name: "bad name", Home: "x"}, "p"); err == nil {
+		t.Error("Add of a name with a space succeeded")
+	}
+	fi, err := os.Stat(path)
+	must(t, err)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	l, err := f.List()
+	must(t, err)
+	if len(l) != 2 || l[0].Name != "alice" || l[0].Home != "alice" || len(l[0].Permissions) != 2 || l[1].Permissions != nil {
+		t.Fatalf("List = %+v", l)
+	}
+
+	must(t, f.SetPassword("alice", "uno"))
+	if err := f.SetPassword("zed", "x"); err == nil {
+		t.Error("SetPassword of a missing user succeeded")
+	}
+	s, err := New(Options{UsersFile: path, Params: cheap, Open: func(string) (storage.FS, error) { return fakeFS{}, nil }})
+	must(t, err)
+	if _, err := login(s, "alice", "uno"); err != nil {
+		t.Errorf("alice with the new password: %v", err)
+	}
+	if _, err := login(s, "alice", "one"); !errors.Is(err, server.ErrBadLogin) {
+		t.Errorf("alice with the old password: %v", err)
+	}
+	if _, err := login(s, "bob", "two"); err != nil {
+		t.Errorf("bob: %v", err)
+	}
+
+	must(t, f.Delete("alice"))
+	if err := f.Delete("alice"); err == nil {
+		t.Error("second Delete succeeded")
+	}
+	l, err = f.List()
+	must(t, err)
+	if len(l) != 1 || l[0].Name != "bob" {
+		t.Fatalf("after Delete: %+v", l)
+	}
+	// No temporaries left beside the file.
+	ents, err := os.ReadDir(filepath.Dir(path))
+	must(t, err)
+	if len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want only users.toml", len(ents))
+	}
+}
+
+func TestPermNames(t *testing.T) {
+	p, err := ParsePerms(PermNames(server.PermAll))
+	if err != nil || p != server.PermAll {
+		t.Fatalf("round trip of all permissions: %v, %v", p, err)
+	}
+	if got := strings.Join(PermNames(server.PermReadOnly), ","); got != "list,download" {
+		t.Errorf("PermNames(read-only) = %q", got)
+	}
+}

@@ -1,0 +1,242 @@
+// Package auth owns ferry's users: the users file, password hashing and
+// verification, and the Store that the server asks at login.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/storage"
+	"github.com/ferry-ftp/ferry/storage/local"
+)
+
+// Options configures a Store.
+type Options struct {
+	// UsersFile is the users file; empty: none.
+	UsersFile string
+	// Quick are accounts from the command line. Their passwords are
+	// hashed in New and the plain text is not kept.
+	Quick []QuickUser
+	// Anonymous enables the anonymous account when not nil.
+	Anonymous *Anonymous
+	// Open opens a user's home; nil: a local directory (storage/local).
+	Open func(root string) (storage.FS, error)
+	// Concurrency bounds simultaneous hash computations; 0: the number of CPUs.
+	Concurrency int
+	// Params is the cost of the quick users' hashes and of the dummy
+	// hash verified for unknown names; zero: DefaultParams.
+	Params Params
+}
+
+// QuickUser is a read-write account whose home is Home.
+type QuickUser struct {
+	Name, Password, Home string
+}
+
+// Anonymous is the anonymous account: any password, its own root.
+type Anonymous struct {
+	Root  string
+	Perms server.Perm
+}
+
+// Store is a server.Authenticator over the users file, the quick users
+// and the anonymous account. It is safe for concurrent use.
+type Store struct {
+	file   string
+	quick  map[string]*account // fixed after New
+	anon   *Anonymous
+	open   func(string) (storage.FS, error)
+	hasher *Hasher
+	// dummy is verified for unknown names, so that the time a failed
+	// login takes does not tell whether the name exists.
+	dummy string
+
+	users atomic.Pointer[map[string]*account] // from the file; swapped by Reload
+
+	mu  sync.Mutex
+	fss map[string]storage.FS // by home directory, opened once
+}
+
+var _ server.Authenticator = (*Store)(nil)
+
+// account is a user ready for login checks.
+type account struct {
+	name, hash, home string
+	perms            server.Perm
+	disabled         bool
+}
+
+// New loads the users file (if any) and hashes the quick users' passwords.
+func New(opts Options) (*Store, error) {
+	n := opts.Concurrency
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	s := &Store{
+		file:   opts.UsersFile,
+		quick:  map[string]*account{},
+		anon:   opts.Anonymous,
+		open:   opts.Open,
+		hasher: NewHasher(n),
+		fss:    map[string]storage.FS{},
+	}
+	if s.open == nil {
+		s.open = func(root string) (storage.FS, error) { return local.New(root) }
+	}
+	var err error
+	if s.dummy, err = HashWith(rand.Text(), opts.Params); err != nil {
+		return nil, err
+	}
+	for _, q := range opts.Quick {
+		if err := checkName(q.Name); err != nil {
+			return nil, fmt.Errorf("auth: quick user: %w", err)
+		}
+		if _, dup := s.quick[q.Name]; dup {
+			return nil, fmt.Errorf("auth: quick user %q given twice", q.Name)
+		}
+		h, err := HashWith(q.Password, opts.Params)
+		if err != nil {
+			return nil, err
+		}
+		s.quick[q.Name] = &account{name: q.Name, hash: h, home: q.Home, perms: server.PermAll}
+	}
+	empty := map[string]*account{}
+	s.users.Store(&empty)
+	if s.file != "" {
+		if err := s.Reload(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Reload re-reads the users file. On any error the users in force stay
+// as they were. Sessions already logged in keep their User.
+func (s *Store) Reload() error {
+	if s.file == "" {
+		return nil
+	}
+	accts, err := readUsers(s.file)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(s.file)
+	m := make(map[string]*account, len(accts))
+	for _, a := range accts {
+		perms := server.PermAll
+		if a.Permissions != nil {
+			perms, _ = ParsePerms(a.Permissions) // checked by readUsers
+		}
+		home := a.Home
+		if !filepath.IsAbs(home) {
+			home = filepath.Join(dir, home)
+		}
+		m[a.Name] = &account{name: a.Name, hash: a.Password, home: home, perms: perms, disabled: a.Disabled}
+	}
+	s.users.Store(&m)
+	return nil
+}
+
+// Len returns how many accounts the users file gave, for logs.
+func (s *Store) Len() int { return len(*s.users.Load()) }
+
+// IsAnonymous reports whether name is the anonymous account's (RFC 1635:
+// "anonymous", or "ftp" by tradition), in any case.
+func IsAnonymous(name string) bool {
+	return strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp")
+}
+
+// Authenticate implements server.Authenticator. Wrong password, unknown
+// name and disabled account all return server.ErrBadLogin after the
+// same amount of hashing.
+func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*server.User, error) {
+	if s.anon != nil && IsAnonymous(req.User) {
+		fsys, err := s.fs(s.anon.Root)
+		if err != nil {
+			return nil, err
+		}
+		return &server.User{Name: "anonymous", FS: fsys, Perms: s.anon.Perms, Anonymous: true}, nil
+	}
+	acct := s.quick[req.User]
+	if acct == nil {
+		acct = (*s.users.Load())[req.User]
+	}
+	hash := s.dummy
+	if acct != nil {
+		hash = acct.hash
+	}
+	ok, err := s.hasher.Verify(ctx, hash, req.Password)
+	if err != nil {
+		return nil, fmt.Errorf("auth: user %q: %w", req.User, err)
+	}
+	if acct == nil || !ok || acct.disabled {
+		return nil, server.ErrBadLogin
+	}
+	fsys, err := s.fs(acct.home)
+	if err != nil {
+		return nil, err
+	}
+	return &server.User{Name: acct.name, FS: fsys, Perms: acct.perms}, nil
+}
+
+// fs returns the storage rooted at home, opening it on first use.
+func (s *Store) fs(home string) (storage.FS, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.fss[home]; ok {
+		return f, nil
+	}
+	f, err := s.open(home)
+	if err != nil {
+		return nil, fmt.Errorf("auth: home: %w", err)
+	}
+	s.fss[home] = f
+	return f, nil
+}
+
+// Roots returns every home directory and the anonymous root, sorted
+// and without repeats: the places a start-up sweep of stale upload
+// temporaries must visit.
+func (s *Store) Roots() []string {
+	set := map[string]bool{}
+	if s.anon != nil {
+		set[s.anon.Root] = true
+	}
+	for _, a := range s.quick {
+		set[a.home] = true
+	}
+	for _, a := range *s.users.Load() {
+		set[a.home] = true
+	}
+	roots := make([]string, 0, len(set))
+	for r := range set {
+		roots = append(roots, r)
+	}
+	sort.Strings(roots)
+	return roots
+}
+
+// Close releases the storage opened for logins. Sessions still using it
+// must have ended.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for home, f := range s.fss {
+		if c, ok := f.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+		delete(s.fss, home)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,139 @@
+package config
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ferry-ftp/ferry/internal/auth"
+	"github.com/ferry-ftp/ferry/server"
+)
+
+// Built is what a valid Config turns into.
+type Built struct {
+	Server server.Config
+	// Store is the Authenticator in Server.Auth, kept for Reload (SIGHUP)
+	// and for the start-up sweep of its roots.
+	Store *auth.Store
+	// Listen are the parsed [[listen]] addresses, in order.
+	Listen []netip.AddrPort
+	// Warnings are likely mistakes that do not stop the server.
+	Warnings []string
+}
+
+// Build validates c and builds the server's configuration: it loads
+// the TLS key pair, the users file and the advertiser. The logger goes
+// into the server.Config.
+func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error) {
+	if err := c.Validate(ctx); err != nil {
+		return nil, err
+	}
+	ports, _ := ParsePortRange(c.Passive.Ports) // checked by Validate
+	sc := server.Config{
+		RequireTLSLogin:    c.TLS.RequireForLogin,
+		RequireTLSData:     c.TLS.RequireForData,
+		PassivePorts:       ports,
+		PassiveAnyPeer:     c.Passive.AnyPeer,
+		DisableActive:      !c.Active.Enabled,
+		ActiveAnyPeer:      c.Active.AnyPeer,
+		ActiveFromPort20:   c.Active.FromPort20,
+		IdleTimeout:        time.Duration(c.Timeouts.Idle),
+		LoginTimeout:       time.Duration(c.Timeouts.Login),
+		DataConnectTimeout: time.Duration(c.Timeouts.DataConnect),
+		DataStallTimeout:   time.Duration(c.Timeouts.DataStall),
+		ShutdownGrace:      time.Duration(c.Timeouts.ShutdownGrace),
+		MaxSessions:        c.Limits.MaxSessions,
+		MaxSessionsPerIP:   c.Limits.MaxPerIP,
+		MaxLineLength:      c.Limits.MaxLine,
+		FailedLoginDelay:   time.Duration(c.Limits.FailedLoginDelay),
+		MaxLoginAttempts:   c.Limits.MaxLoginAttempts,
+		AtomicUploads:      c.Uploads.Atomic,
+		ListHidden:         true,
+		Logger:             logger,
+	}
+	if c.cert != nil {
+		v, _ := tlsVersion(c.TLS.MinVersion)
+		sc.TLS = &tls.Config{Certificates: []tls.Certificate{*c.cert}, MinVersion: v}
+	}
+	if c.Passive.PortMapTo != 0 {
+		sc.PassivePortMap = server.PortMap{From: ports, To: uint16(c.Passive.PortMapTo)}
+	}
+	sc.Advertise = c.advertiser()
+
+	opts := auth.Options{UsersFile: c.Path(c.Users.File)}
+	for _, q := range c.Users.Quick {
+		opts.Quick = append(opts.Quick, auth.QuickUser{Name: q.Name, Password: q.Password, Home: q.Home})
+	}
+	if c.Anonymous.Enabled {
+		perms, _ := auth.ParsePerms(c.Anonymous.Permissions) // checked by Validate
+		opts.Anonymous = &auth.Anonymous{Root: c.Path(c.Anonymous.Root), Perms: perms}
+	}
+	store, err := auth.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("users.file: %w", err)
+	}
+	sc.Auth = store
+
+	b := &Built{Server: sc, Store: store}
+	for _, l := range c.Listen {
+		ap, _ := ParseListen(l.Address) // checked by Validate
+		b.Listen = append(b.Listen, ap)
+	}
+	b.Warnings = c.warnings(b.Listen, ports, store.Len()+len(c.Users.Quick) > 0)
+	return b, nil
+}
+
+// advertiser builds what PASV replies name: the fixed or DNS-resolved
+// passive.address, under the split-horizon rules of passive.networks.
+func (c *Config) advertiser() server.Advertiser {
+	var base server.Advertiser
+	switch {
+	case c.Passive.Address == "":
+	case c.passiveAddr.IsValid() && c.passiveAddr.String() == c.Passive.Address:
+		base = server.FixedAdvertiser(c.passiveAddr)
+	default:
+		base = server.NewDNSAdvertiser(c.Passive.Address, time.Duration(c.Passive.AddressRefresh), nil)
+	}
+	if len(c.Passive.Networks) == 0 {
+		return base
+	}
+	h := server.SplitHorizon{Default: base}
+	for _, n := range c.Passive.Networks {
+		h.Rules = append(h.Rules, server.NetworkRule{
+			Clients: netip.MustParsePrefix(n.Clients), // checked by Validate
+			Address: netip.MustParseAddr(n.Address).Unmap(),
+		})
+	}
+	return h
+}
+
+func (c *Config) warnings(listen []netip.AddrPort, ports server.PortRange, passwords bool) []string {
+	var w []string
+	add := func(s string) {
+		if !slices.Contains(w, s) {
+			w = append(w, s)
+		}
+	}
+	for _, ap := range listen {
+		for _, s := range server.AdvertiseWarnings(ap, c.passiveAddr, ports) {
+			add(s)
+		}
+		if passwords && !c.TLS.Enabled() && !ap.Addr().IsLoopback() {
+			add(fmt.Sprintf("listening on %s without [tls]: passwords and files cross the network in clear", ap))
+		}
+	}
+	if c.Anonymous.Enabled {
+		perms, _ := auth.ParsePerms(c.Anonymous.Permissions)
+		if perms&^server.PermReadOnly != 0 {
+			add(fmt.Sprintf("anonymous users may change files under %s (anonymous.permissions)", c.Path(c.Anonymous.Root)))
+		}
+	}
+	if c.Passive.AnyPeer || c.Active.AnyPeer {
+		add("passive.any_peer or active.any_peer is on: data connections may involve third hosts (FXP), which bounce attacks abuse")
+	}
+	return w
+}
