@@ -4,8 +4,11 @@
 // found by type assertion, as io/fs does.
 //
 // Names are io/fs paths: slash-separated, relative to the backend's root,
-// cleaned, "." for the root itself (see fs.ValidPath). The server resolves
-// the client's virtual path before calling, so a backend never sees "..".
+// cleaned, "." for the root itself (see ValidName). Unlike fs.ValidPath,
+// a name need not be UTF-8: FTP paths are bytes (RFC 959; RFC 2640 only
+// recommends UTF-8) and legacy clients send Latin-1 names that must still
+// round-trip. The server resolves the client's virtual path before
+// calling, so a backend never sees "..".
 //
 // Errors wrap the io/fs sentinels (fs.ErrNotExist, fs.ErrExist,
 // fs.ErrPermission, fs.ErrInvalid) or the ones below, so that the server can
@@ -20,6 +23,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 )
 
@@ -107,4 +111,26 @@ type Chtimeser interface {
 // Spacer is implemented by backends that can tell how much space is free.
 type Spacer interface {
 	Available(ctx context.Context, name string) (int64, error)
+}
+
+// ValidName reports whether name is a storage name: "." or slash-separated
+// elements that are neither empty, "." nor "..", with no NUL byte. It is
+// fs.ValidPath without the UTF-8 requirement.
+func ValidName(name string) bool {
+	if name == "." {
+		return true
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return false
+	}
+	for {
+		elem, rest, more := strings.Cut(name, "/")
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+		if !more {
+			return true
+		}
+		name = rest
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
 	"syscall"
 	"time"
 
@@ -247,7 +246,7 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
 	if err := check(ctx, "rename", oldname); err != nil {
 		return err
 	}
-	if !validName(newname) {
+	if !storage.ValidName(newname) {
 		return fmt.Errorf("local: rename %q to %q: %w", oldname, newname, fs.ErrInvalid)
 	}
 	if oldname == "." || newname == "." {
@@ -306,15 +305,10 @@ func check(ctx context.Context, op, name string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("local: %s %q: %w", op, name, err)
 	}
-	if !validName(name) {
+	if !storage.ValidName(name) {
 		return fmt.Errorf("local: %s %q: %w", op, name, fs.ErrInvalid)
 	}
 	return nil
-}
-
-// validName reports whether name is an io/fs path the kernel can take.
-func validName(name string) bool {
-	return fs.ValidPath(name) && !strings.ContainsRune(name, 0)
 }
 
 // regular returns file's description, or an error if it is not a regular file.

@@ -43,6 +43,7 @@ func Run(t *testing.T, newFS func(t *testing.T) storage.FS) {
 		{"Mkdir", testMkdir},
 		{"Rename", testRename},
 		{"InvalidNames", testInvalidNames},
+		{"NonUTF8Names", testNonUTF8Names},
 		{"Canceled", testCanceled},
 		{"Chmod", testChmod},
 		{"Chtimes", testChtimes},
@@ -388,7 +389,17 @@ func testRename(t *testing.T, fsys storage.FS) {
 	}
 }
 
-var invalidNames = []string{"../x", "/abs", "a/../../b", "..", "", "a//b", "a/", "./a"}
+var invalidNames = []string{"../x", "/abs", "a/../../b", "..", "", "a//b", "a/", "./a", "a\x00b"}
+
+// testNonUTF8Names: FTP names are bytes; a Latin-1 name must round-trip.
+func testNonUTF8Names(t *testing.T, fsys storage.FS) {
+	name := "caf\xe9"
+	put(t, fsys, name, []byte("latin1"))
+	expect(t, fsys, name, "latin1")
+	if got := list(t, fsys, "."); !slices.Contains(got, name) {
+		t.Errorf("root lists %q, want it to hold %q", got, name)
+	}
+}
 
 func testInvalidNames(t *testing.T, fsys storage.FS) {
 	ctx := t.Context()
