@@ -140,4 +140,3 @@ func TestAuthTLSWithoutCertificate(t *testing.T) {
 	c := dial(t, ts.addr)
 	c.cmd(ftp.CodeNotImplemented, "AUTH TLS")
 }
-
