@@ -198,8 +198,7 @@ func (c *Conn) dialData(ctx context.Context, addr netip.AddrPort) (*pending, err
 	c.last.Addr = addr.String()
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(dctx, "tcp", addr.String())
+	conn, err := c.cfg.dataDial(dctx, "tcp", addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("%w: data connection to %s: %w", ErrTransfer, addr, err)
 	}

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -61,13 +63,17 @@ type config struct {
 	debug      func(Direction, string)
 	timeout    time.Duration
 	logger     *slog.Logger
+	// dataDial opens passive data connections; tests replace it to prove
+	// where the client would connect without sending traffic there.
+	dataDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func defaultConfig() config {
 	return config{
-		mode:    ModePassive,
-		timeout: 30 * time.Second,
-		logger:  slog.New(slog.DiscardHandler),
+		mode:     ModePassive,
+		timeout:  30 * time.Second,
+		logger:   slog.New(slog.DiscardHandler),
+		dataDial: (&net.Dialer{}).DialContext,
 	}
 }
 

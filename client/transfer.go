@@ -3,10 +3,12 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +23,7 @@ const maxListLine = 64 << 10
 // REST when offset > 0), and returns the number of bytes written.
 func (c *Conn) Retrieve(ctx context.Context, path string, offset int64, w io.Writer) (int64, error) {
 	var n int64
-	_, err := c.transfer(ctx, "RETR", path, offset, func(dc net.Conn) error {
+	_, err := c.transfer(ctx, "RETR", path, offset, false, func(dc net.Conn) error {
 		var err error
 		n, err = io.Copy(w, dc)
 		return err
@@ -46,7 +48,7 @@ func (c *Conn) Append(ctx context.Context, path string, r io.Reader) (int64, err
 // reply (RFC 1123 4.1.2.9). The name is "" if the server does not say.
 func (c *Conn) StoreUnique(ctx context.Context, r io.Reader) (name string, n int64, err error) {
 	var pre *ftp.Reply
-	final, err := c.transferWith(ctx, "STOU", "", 0, func(p *ftp.Reply) { pre = p }, func(dc net.Conn) error {
+	final, err := c.transferWith(ctx, "STOU", "", 0, true, func(p *ftp.Reply) { pre = p }, func(dc net.Conn) error {
 		var err error
 		n, err = io.Copy(dc, r)
 		return err
@@ -67,7 +69,7 @@ func (c *Conn) StoreUnique(ctx context.Context, r io.Reader) (name string, n int
 
 func (c *Conn) upload(ctx context.Context, verb, path string, r io.Reader, offset int64) (int64, error) {
 	var n int64
-	_, err := c.transfer(ctx, verb, path, offset, func(dc net.Conn) error {
+	_, err := c.transfer(ctx, verb, path, offset, true, func(dc net.Conn) error {
 		var err error
 		n, err = io.Copy(dc, r)
 		return err
@@ -115,12 +117,13 @@ func (c *Conn) List(ctx context.Context, path string) ([]ftp.Entry, error) {
 	return entries, err
 }
 
-// NameList returns the names NLST lists for path ("" for the current
-// directory).
-func (c *Conn) NameList(ctx context.Context, path string) ([]string, error) {
+// NameList returns the names NLST lists for dir ("" for the current
+// directory), without "." and ".." (which some servers list as
+// "dir/." and "dir/..").
+func (c *Conn) NameList(ctx context.Context, dir string) ([]string, error) {
 	var names []string
-	err := c.lines(ctx, "NLST", path, func(line string) error {
-		if line != "" {
+	err := c.lines(ctx, "NLST", dir, func(line string) error {
+		if b := path.Base(line); line != "" && b != "." && b != ".." {
 			names = append(names, line)
 		}
 		return nil
@@ -130,7 +133,7 @@ func (c *Conn) NameList(ctx context.Context, path string) ([]string, error) {
 
 // lines runs a listing command and hands each line, without CRLF, to f.
 func (c *Conn) lines(ctx context.Context, verb, arg string, f func(string) error) error {
-	_, err := c.transfer(ctx, verb, arg, 0, func(dc net.Conn) error {
+	_, err := c.transfer(ctx, verb, arg, 0, false, func(dc net.Conn) error {
 		r := bufio.NewReaderSize(dc, 32<<10)
 		for {
 			line, err := readListLine(r)
@@ -182,11 +185,12 @@ func (c *Conn) Abort() {
 
 // transfer runs one command that uses a data connection and returns its
 // final reply. body gets the open data connection; it is closed after.
-func (c *Conn) transfer(ctx context.Context, verb, arg string, offset int64, body func(net.Conn) error) (*ftp.Reply, error) {
-	return c.transferWith(ctx, verb, arg, offset, nil, body)
+// Uploads end with endUpload; downloads read until the server closes.
+func (c *Conn) transfer(ctx context.Context, verb, arg string, offset int64, upload bool, body func(net.Conn) error) (*ftp.Reply, error) {
+	return c.transferWith(ctx, verb, arg, offset, upload, nil, body)
 }
 
-func (c *Conn) transferWith(ctx context.Context, verb, arg string, offset int64, prelim func(*ftp.Reply), body func(net.Conn) error) (*ftp.Reply, error) {
+func (c *Conn) transferWith(ctx context.Context, verb, arg string, offset int64, upload bool, prelim func(*ftp.Reply), body func(net.Conn) error) (*ftp.Reply, error) {
 	if c.broken != nil {
 		return nil, c.broken
 	}
@@ -246,8 +250,14 @@ func (c *Conn) transferWith(ctx context.Context, verb, arg string, offset int64,
 	}
 	stop := context.AfterFunc(bodyCtx, func() { dc.Close() })
 	berr := body(&deadlineConn{Conn: dc, timeout: c.cfg.timeout})
+	var cerr error
+	if berr == nil && upload {
+		cerr = c.endUpload(dc)
+	}
 	stop()
-	cerr := dc.Close() // for uploads, the end of file (and TLS close_notify)
+	if err := dc.Close(); cerr == nil {
+		cerr = err
+	}
 	if bodyCtx.Err() != nil {
 		return nil, c.abort(ctx, context.Cause(bodyCtx))
 	}
@@ -265,6 +275,28 @@ func (c *Conn) transferWith(ctx context.Context, verb, arg string, offset int64,
 		return final, fmt.Errorf("%w: closing data connection: %w", ErrTransfer, cerr)
 	}
 	return final, nil
+}
+
+// endUpload marks the end of an upload without losing its tail. Closing
+// outright is not enough: with TLS 1.3 the server sends session tickets
+// the client never reads, and closing a socket with unread input sends
+// an RST, which can make the server discard data it has not read yet
+// (vsftpd: "426 Failure reading network stream"). So: send the end of
+// file (close_notify, or a TCP FIN), then read until the server closes.
+func (c *Conn) endUpload(dc net.Conn) error {
+	var err error
+	switch w := dc.(type) {
+	case *tls.Conn:
+		err = w.CloseWrite()
+	case interface{ CloseWrite() error }:
+		err = w.CloseWrite()
+	}
+	if err != nil {
+		return err
+	}
+	dc.SetReadDeadline(time.Now().Add(c.cfg.timeout))
+	_, err = io.Copy(io.Discard, io.LimitReader(dc, 1<<20))
+	return err
 }
 
 // abort tells the server to stop a transfer whose data connection the
