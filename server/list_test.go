@@ -6,6 +6,8 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -142,3 +144,36 @@ func TestMillionEntryListingStreams(t *testing.T) {
 }
 
 var _ net.Conn = (*net.TCPConn)(nil)
+
+// Sizes and offsets are 64-bit: a sparse 5 GiB file reports its size and
+// serves a REST near its end.
+func TestFilesOver4GiB(t *testing.T) {
+	ts := startServer(t, nil)
+	const size = 5 << 30
+	ts.write(t, "huge", nil)
+	f, err := os.OpenFile(filepath.Join(ts.root, "huge"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("the end"), size-7); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	c := dial(t, ts.addr)
+	c.login("alice")
+	if got := c.cmd(ftp.CodeFileStatus, "SIZE huge"); got != strconv.Itoa(size) {
+		t.Fatalf("SIZE %s", got)
+	}
+	c.cmd(ftp.CodeFilePending, "REST "+strconv.Itoa(size-7))
+	if got := string(readAll(t, c.open("EPSV", "RETR huge"))); got != "the end" {
+		t.Fatalf("tail %q", got)
+	}
+	c.expect(ftp.CodeTransferComplete)
+	// Resume an upload past 4 GiB.
+	c.cmd(ftp.CodeFilePending, "REST "+strconv.Itoa(size))
+	writeAll(t, c.open("EPSV", "STOR huge"), []byte("!"))
+	c.expect(ftp.CodeTransferComplete)
+	if got := c.cmd(ftp.CodeFileStatus, "SIZE huge"); got != strconv.Itoa(size+1) {
+		t.Fatalf("SIZE after append %s", got)
+	}
+}
