@@ -110,12 +110,19 @@ func sourcePortRefused(err error) bool {
 func reuseAddr(_, _ string, rc syscall.RawConn) error {
 	var serr error
 	err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+		serr = setsockoptInt(syscall.SetsockoptInt, fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
 	})
 	if err != nil {
 		return err
 	}
 	return serr
+}
+
+// setsockoptInt calls set with fd converted to its descriptor type: an
+// int on Unix, a syscall.Handle on Windows. It keeps this file free of
+// build tags.
+func setsockoptInt[FD ~int | ~uintptr](set func(FD, int, int, int) error, fd uintptr, level, opt, value int) error {
+	return set(FD(fd), level, opt, value)
 }
 
 // canBindPort reports whether this process may bind port, checked once
