@@ -68,10 +68,14 @@ const dnsRetry = 30 * time.Second
 // behind a dynamic IP with a dynamic DNS name. The address is resolved
 // on first use and again, on use, once it is older than interval;
 // concurrent callers share one lookup. When a re-resolution fails the
-// last good address stays in use. A nil resolver means net.DefaultResolver.
+// last good address stays in use. A nil resolver means net.DefaultResolver;
+// an interval of zero or less means five minutes.
 func NewDNSAdvertiser(host string, interval time.Duration, resolver *net.Resolver) Advertiser {
 	if resolver == nil {
 		resolver = net.DefaultResolver
+	}
+	if interval <= 0 {
+		interval = 5 * time.Minute
 	}
 	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
 		return resolver.LookupNetIP(ctx, "ip4", host)
@@ -179,6 +183,12 @@ func AdvertiseWarnings(listen netip.AddrPort, adv netip.Addr, r PortRange) []str
 	la, adv := listen.Addr().Unmap(), adv.Unmap()
 	if adv.IsValid() {
 		switch {
+		case adv.Is6():
+			w = append(w, fmt.Sprintf("passive address %s is IPv6, but PASV replies can only carry IPv4: "+
+				"advertise an IPv4 address (IPv6 clients use EPSV, which needs none)", adv))
+		case !adv.IsGlobalUnicast() && !adv.IsLoopback():
+			w = append(w, fmt.Sprintf("passive address %s is not a unicast address clients can connect to: "+
+				"advertise the server's own address", adv))
 		case isInternal(adv) && (la.IsUnspecified() || isPublic(la)):
 			w = append(w, fmt.Sprintf("passive address %s is private but the server listens on %s: "+
 				"clients from the internet will get a data address they cannot reach; "+

@@ -238,6 +238,8 @@ func TestAdvertiseWarnings(t *testing.T) {
 		{"loopback on public", ap("203.0.113.5:21"), mustAddr("127.0.0.1"), good, []string{"is private"}},
 		{"cgnat on public", ap("203.0.113.5:21"), mustAddr("100.64.1.1"), good, []string{"is private"}},
 		{"public on loopback", ap("127.0.0.1:2121"), mustAddr("203.0.113.5"), good, []string{"loopback"}},
+		{"ipv6 advertised", ap("[::]:21"), mustAddr("2001:db8::1"), good, []string{"IPv6"}},
+		{"unspecified advertised", ap("0.0.0.0:21"), mustAddr("0.0.0.0"), good, []string{"not a unicast"}},
 		{"wide range", ap("0.0.0.0:21"), netip.Addr{}, PortRange{Min: 40000, Max: 41000}, []string{"1001 ports"}},
 		{"1000 is fine", ap("0.0.0.0:21"), netip.Addr{}, PortRange{Min: 40000, Max: 40999}, nil},
 		{"low range", ap("0.0.0.0:2121"), netip.Addr{}, PortRange{Min: 1000, Max: 1100}, []string{"below 1024"}},
@@ -256,5 +258,15 @@ func TestAdvertiseWarnings(t *testing.T) {
 				t.Errorf("%s: warning %d = %q, want it to mention %q", tt.name, i, got[i], w)
 			}
 		}
+	}
+}
+
+// TestNewDNSAdvertiser checks the wiring to net.Resolver with an address
+// literal, which resolves without any query.
+func TestNewDNSAdvertiser(t *testing.T) {
+	d := NewDNSAdvertiser("192.0.2.44", time.Minute, nil)
+	ip := mustAddr("127.0.0.1")
+	if got, err := d.Advertise(context.Background(), ip, ip); err != nil || got != mustAddr("192.0.2.44") {
+		t.Fatalf("Advertise = %v, %v", got, err)
 	}
 }
