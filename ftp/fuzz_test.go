@@ -212,6 +212,9 @@ func FuzzParseListLine(f *testing.F) {
 	for _, tt := range listLineTests {
 		f.Add(tt.line)
 	}
+	for _, tt := range capturedLIST {
+		f.Add(tt.line)
+	}
 	f.Fuzz(func(t *testing.T, line string) {
 		e, err := ParseListLine(line, listNow)
 		if err != nil {
@@ -251,6 +254,9 @@ func FuzzParseListLine(f *testing.F) {
 
 func FuzzParseMLSxLine(f *testing.F) {
 	for _, tt := range mlsxTests {
+		f.Add(tt.line)
+	}
+	for _, tt := range capturedMLSD {
 		f.Add(tt.line)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

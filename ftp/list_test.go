@@ -318,7 +318,7 @@ func TestAppendZeroAllocs(t *testing.T) {
 }
 
 func BenchmarkAppendListLine(b *testing.B) {
-	fi := fakeInfo{"some file name.tar.gz", 123456789, 0o644, listNow.Add(-time.Hour), nil}
+	var fi fs.FileInfo = fakeInfo{"some file name.tar.gz", 123456789, 0o644, listNow.Add(-time.Hour), nil}
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -164,10 +164,10 @@ func TestMLSxRoundTrip(t *testing.T) {
 }
 
 func BenchmarkAppendFacts(b *testing.B) {
-	fi := fakeInfo{"some file name.tar.gz", 123456789, 0o644, listNow, &syscall.Stat_t{Dev: 0x803, Ino: 0x123456}}
+	var fi fs.FileInfo = fakeInfo{"some file name.tar.gz", 123456789, 0o644, listNow, &syscall.Stat_t{Dev: 0x803, Ino: 0x123456}}
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendFacts(buf[:0], fi, fi.name, "", AllFacts, "adfrw")
+		buf = AppendFacts(buf[:0], fi, fi.Name(), "", AllFacts, "adfrw")
 	}
 }
