@@ -60,8 +60,11 @@ func (c *Conn) StoreUnique(ctx context.Context, r io.Reader) (name string, n int
 		if rep == nil {
 			continue
 		}
-		if _, after, ok := strings.Cut(rep.Msg, "FILE:"); ok {
-			return strings.TrimSpace(after), n, nil
+		// Pure-FTPd puts it on the first line of a multi-line 150.
+		for _, l := range append(rep.Lines, rep.Msg) {
+			if _, after, ok := strings.Cut(l, "FILE:"); ok {
+				return strings.TrimSpace(after), n, nil
+			}
 		}
 	}
 	return "", n, nil
