@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -39,21 +40,34 @@ func (s *session) cmdPASS(arg string) error {
 	}
 	name := s.pendingUser
 	s.pendingUser = ""
-	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
-	defer cancel()
-	u, err := s.srv.cfg.Auth.Authenticate(ctx, LoginRequest{
-		User: name, Password: arg, Remote: s.remote.Addr(), TLS: s.tlsControl,
-	})
+	ip := s.remote.Addr()
+	var u *User
+	var err error
+	if s.srv.guard.userBanned(name) {
+		// Refused like a wrong password, so the ban does not confirm
+		// that the name exists.
+		err = fmt.Errorf("user %q is banned after repeated failures: %w", name, ErrBadLogin)
+	} else {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		u, err = s.srv.cfg.Auth.Authenticate(ctx, LoginRequest{
+			User: name, Password: arg, Remote: ip, TLS: s.tlsControl,
+		})
+		cancel()
+	}
 	if err != nil || u == nil {
 		s.loginFailures++
 		if err != nil && !errors.Is(err, ErrBadLogin) {
 			s.log.Error("authentication backend failed", "user", name, "err", err)
 		}
+		delay, banned := s.srv.guard.failed(ip, name, s.srv.cfg.FailedLoginDelay)
 		s.log.Info("login failed", "user", name, "failures", s.loginFailures)
+		if banned {
+			s.log.Warn("address banned after repeated login failures", "ip", ip.String(), "for", s.srv.cfg.Ban.For)
+		}
 		// The delay slows guessing; it runs before the reply so a client
 		// cannot pipeline around it.
-		if d := s.srv.cfg.FailedLoginDelay; d > 0 {
-			t := time.NewTimer(d)
+		if delay > 0 {
+			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
 			case <-s.ctx.Done():
@@ -61,13 +75,14 @@ func (s *session) cmdPASS(arg string) error {
 				return errQuit
 			}
 		}
-		if max := s.srv.cfg.MaxLoginAttempts; max > 0 && s.loginFailures >= max {
+		if max := s.srv.cfg.MaxLoginAttempts; banned || max > 0 && s.loginFailures >= max {
 			s.reply(ftp.CodeNotLoggedIn, "Login incorrect.")
 			s.reply(ftp.CodeServiceUnavailable, "Too many failed logins, closing control connection.")
 			return errQuit
 		}
 		return reply(ftp.CodeNotLoggedIn, "Login incorrect.")
 	}
+	s.srv.guard.succeeded(ip, name)
 	s.user = u
 	s.cwd = "/"
 	s.log = s.log.With("user", u.Name)

@@ -64,8 +64,9 @@ type Config struct {
 	MaxSessions      int           // in total (500)
 	MaxSessionsPerIP int           // per client IP (20)
 	MaxLineLength    int           // command line bytes (4096)
-	FailedLoginDelay time.Duration // pause before answering a failed PASS (1s)
+	FailedLoginDelay time.Duration // pause before answering a failed PASS (1s), growing with failures
 	MaxLoginAttempts int           // failed PASS per session before disconnect (3)
+	Ban              BanPolicy     // temporary bans after repeated failures (DefaultBanPolicy; After < 0: off)
 	AtomicUploads    bool          // upload to a hidden temporary, rename on success
 	ListHidden       bool          // LIST shows dot files without -a (most clients expect it)
 

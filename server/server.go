@@ -39,6 +39,7 @@ type Server struct {
 	cfg   Config // defaults filled in by New; read-only afterwards
 	log   *slog.Logger
 	ports *portAllocator
+	guard *loginGuard
 
 	// baseCtx is the parent of every session's context; cancelled by Close.
 	baseCtx context.Context
@@ -74,6 +75,13 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxLineLength, defaultMaxLineLength)
 	setDefault(&cfg.FailedLoginDelay, defaultFailedLoginDelay)
 	setDefault(&cfg.MaxLoginAttempts, defaultMaxLoginAttempts)
+	switch {
+	case cfg.Ban.After == 0:
+		cfg.Ban = DefaultBanPolicy
+	case cfg.Ban.After > 0:
+		setDefault(&cfg.Ban.Window, DefaultBanPolicy.Window)
+		setDefault(&cfg.Ban.For, DefaultBanPolicy.For)
+	}
 	if cfg.PassivePorts.Size() == 0 {
 		if cfg.PassivePorts != (PortRange{}) {
 			return nil, fmt.Errorf("server: passive port range %d-%d is empty", cfg.PassivePorts.Min, cfg.PassivePorts.Max)
@@ -99,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		log:       log,
 		ports:     newPortAllocator(cfg.PassivePorts),
+		guard:     newLoginGuard(cfg.Ban),
 		baseCtx:   ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
@@ -134,6 +143,13 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		return ErrServerClosed
 	}
 	defer s.trackListener(l, false)
+	if s.cfg.ActiveFromPort20 && !s.cfg.DisableActive {
+		// Say at start, not at the first active transfer, that the
+		// source port cannot be had (no root or CAP_NET_BIND_SERVICE).
+		if p := addrPortOf(l.Addr()).Port(); p > 1 && !canBindPort(p-1) && s.port20Warned.CompareAndSwap(false, true) {
+			s.log.Warn("cannot bind the active-mode source port; active connections will use ephemeral source ports", "port", p-1)
+		}
+	}
 	var backoff time.Duration
 	for {
 		c, err := l.Accept()
@@ -188,6 +204,8 @@ func (s *Server) startSession(c net.Conn, implicitTLS bool) {
 	switch {
 	case s.inShutdown.Load():
 		refuse = "Server shutting down."
+	case s.banned(ip):
+		refuse = "Too many failed logins from your address; try again later."
 	case s.cfg.MaxSessions > 0 && len(s.sessions) >= s.cfg.MaxSessions:
 		refuse = "Too many users, try again later."
 	case s.cfg.MaxSessionsPerIP > 0 && s.perIP[ip] >= s.cfg.MaxSessionsPerIP:
@@ -215,6 +233,13 @@ func (s *Server) startSession(c net.Conn, implicitTLS bool) {
 		defer s.forget(sess, ip)
 		sess.serve()
 	}()
+}
+
+// banned reports whether ip is under a login ban. Called with s.mu held;
+// the guard has its own lock.
+func (s *Server) banned(ip netip.Addr) bool {
+	b, _ := s.guard.ipBanned(ip)
+	return b
 }
 
 func (s *Server) forget(sess *session, ip netip.Addr) {
