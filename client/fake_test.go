@@ -210,21 +210,23 @@ func loopbackOnly(t *testing.T) Option {
 	}
 }
 
-type lines struct {
+// Transcript collects the debug hook's lines; exported for the
+// external tests in peer_test.go.
+type Transcript struct {
 	mu sync.Mutex
 	l  []string
 }
 
-func (ls *lines) hook(d Direction, line string) {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	ls.l = append(ls.l, line)
+func (tr *Transcript) Hook(d Direction, line string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.l = append(tr.l, line)
 }
 
-func (ls *lines) String() string {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return strings.Join(ls.l, "\n")
+func (tr *Transcript) String() string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return strings.Join(tr.l, "\n")
 }
 
 func TestPASVPrivateAddressIgnored(t *testing.T) {
@@ -241,8 +243,8 @@ func TestPASVPrivateAddressIgnored(t *testing.T) {
 		}
 		return true
 	})
-	var tr lines
-	c := dialFake(t, addr, WithMode(ModePASV), WithDebug(tr.hook), loopbackOnly(t))
+	var tr Transcript
+	c := dialFake(t, addr, WithMode(ModePASV), WithDebug(tr.Hook), loopbackOnly(t))
 	var buf bytes.Buffer
 	if _, err := c.Retrieve(t.Context(), "f", 0, &buf); err != nil {
 		t.Fatal(err)
@@ -330,8 +332,8 @@ func TestEPRTFallsBackToPORT(t *testing.T) {
 		}
 		return true
 	})
-	var tr lines
-	c := dialFake(t, addr, WithMode(ModeActive), WithDebug(tr.hook))
+	var tr Transcript
+	c := dialFake(t, addr, WithMode(ModeActive), WithDebug(tr.Hook))
 	var buf bytes.Buffer
 	if _, err := c.Retrieve(t.Context(), "f", 0, &buf); err != nil || buf.String() != "active" {
 		t.Fatalf("Retrieve: %q, %v", buf.String(), err)

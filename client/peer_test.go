@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -423,29 +422,11 @@ func TestPeerBadPassword(t *testing.T) {
 	}
 }
 
-// transcript records the debug hook's lines.
-type transcript struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (tr *transcript) hook(dir client.Direction, line string) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	tr.lines = append(tr.lines, line)
-}
-
-func (tr *transcript) String() string {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return strings.Join(tr.lines, "\n")
-}
-
 func TestPeerDebugTranscript(t *testing.T) {
 	p := peertest.Vsftpd(t, peertest.Options{})
 	p.WriteFile(t, "f.bin", []byte("x"))
-	var tr transcript
-	c := login(t, p, client.WithMode(client.ModePORT), client.WithDebug(tr.hook))
+	var tr client.Transcript
+	c := login(t, p, client.WithMode(client.ModePORT), client.WithDebug(tr.Hook))
 	ctx := testCtx(t)
 	if _, err := c.Retrieve(ctx, "f.bin", 0, new(bytes.Buffer)); err != nil {
 		t.Fatal(err)

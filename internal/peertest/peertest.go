@@ -101,8 +101,8 @@ func Vsftpd(t testing.TB, opts Options) *Peer {
 		testenv.Missing(t, "vsftpd's secure_chroot_dir /var/run/vsftpd/empty is missing")
 	}
 	p, dir := newPeer(t, opts)
-	port := freePort(t)
-	pmin, pmax := freePortRange(t, 16)
+	port := FreePort(t)
+	pmin, pmax := FreePortRange(t, 16)
 	logFile := filepath.Join(dir, "vsftpd.log")
 
 	var cfg strings.Builder
@@ -204,8 +204,8 @@ func PureFTPd(t testing.TB, opts Options) *Peer {
 		t.Fatalf("pure-pw mkdb: %v\n%s", err, out)
 	}
 
-	port := freePort(t)
-	pmin, pmax := freePortRange(t, 16)
+	port := FreePort(t)
+	pmin, pmax := FreePortRange(t, 16)
 	args := []string{
 		"--bind", "127.0.0.1," + strconv.Itoa(port),
 		"--passiveportrange", fmt.Sprintf("%d:%d", pmin, pmax),
@@ -388,8 +388,9 @@ func probe(p *Peer) error {
 	return nil
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// for programs that must be told a port rather than handed a listener.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -399,12 +400,12 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// freePortRange finds n consecutive free ports on 127.0.0.1 by binding
+// FreePortRange finds n consecutive free ports on 127.0.0.1 by binding
 // them all, starting from a kernel-chosen port. Bounded attempts.
-func freePortRange(t testing.TB, n int) (lo, hi int) {
+func FreePortRange(t testing.TB, n int) (lo, hi int) {
 	t.Helper()
 	for attempt := 0; attempt < 50; attempt++ {
-		first := freePort(t)
+		first := FreePort(t)
 		if first+n-1 > 65535 {
 			continue
 		}

@@ -81,7 +81,7 @@ func TestPeers(t *testing.T) {
 }
 
 func TestFreePortRange(t *testing.T) {
-	lo, hi := freePortRange(t, 8)
+	lo, hi := FreePortRange(t, 8)
 	if hi-lo != 7 || lo <= 0 || hi > 65535 {
 		t.Fatalf("range %d-%d", lo, hi)
 	}
