@@ -13,7 +13,7 @@ import (
 // with two spaces and a UTF-8 name.
 var capturedNow = time.Date(2026, 11, 24, 1, 8, 0, 0, time.UTC)
 
-func at(mo time.Month, d, h, m int, y int) time.Time {
+func listDate(mo time.Month, d, h, m int, y int) time.Time {
 	return time.Date(y, mo, d, h, m, 0, 0, time.UTC)
 }
 
@@ -22,37 +22,37 @@ var capturedLIST = []struct {
 	want Entry
 }{
 	{"prw-r--r--    1 0        0               0 Nov 24 01:07 fifo",
-		Entry{Name: "fifo", Type: EntryOther, ModTime: at(11, 24, 1, 7, 2026), Mode: fs.ModeNamedPipe | 0o644}},
+		Entry{Name: "fifo", Type: EntryOther, ModTime: listDate(11, 24, 1, 7, 2026), Mode: fs.ModeNamedPipe | 0o644}},
 	{"-rw-r--r--    1 0        0            1234 Nov 24 01:07 file.txt",
-		Entry{Name: "file.txt", Type: EntryFile, Size: 1234, ModTime: at(11, 24, 1, 7, 2026), Mode: 0o644}},
+		Entry{Name: "file.txt", Type: EntryFile, Size: 1234, ModTime: listDate(11, 24, 1, 7, 2026), Mode: 0o644}},
 	{"-rw-r--r--    1 0        0               0 Nov 27  2026 future.txt",
-		Entry{Name: "future.txt", Type: EntryFile, ModTime: at(11, 27, 0, 0, 2026), Mode: 0o644}},
+		Entry{Name: "future.txt", Type: EntryFile, ModTime: listDate(11, 27, 0, 0, 2026), Mode: 0o644}},
 	{"lrwxrwxrwx    1 0        0               8 Nov 24 01:07 link -> file.txt",
-		Entry{Name: "link", Type: EntryLink, Size: 8, ModTime: at(11, 24, 1, 7, 2026), Mode: fs.ModeSymlink | 0o777, Target: "file.txt"}},
+		Entry{Name: "link", Type: EntryLink, Size: 8, ModTime: listDate(11, 24, 1, 7, 2026), Mode: fs.ModeSymlink | 0o777, Target: "file.txt"}},
 	{"-rw-r--r--    1 0        0               0 Jan 02  2020 old.txt",
-		Entry{Name: "old.txt", Type: EntryFile, ModTime: at(1, 2, 0, 0, 2020), Mode: 0o644}},
+		Entry{Name: "old.txt", Type: EntryFile, ModTime: listDate(1, 2, 0, 0, 2020), Mode: 0o644}},
 	{"drwxrwxrwt    2 0        0            4096 Nov 24 01:07 sub",
-		Entry{Name: "sub", Type: EntryDir, Size: 4096, ModTime: at(11, 24, 1, 7, 2026), Mode: fs.ModeDir | fs.ModeSticky | 0o777}},
+		Entry{Name: "sub", Type: EntryDir, Size: 4096, ModTime: listDate(11, 24, 1, 7, 2026), Mode: fs.ModeDir | fs.ModeSticky | 0o777}},
 	{"-rwsr-xr-x    1 0        0               0 Nov 24 01:07 suid",
-		Entry{Name: "suid", Type: EntryFile, ModTime: at(11, 24, 1, 7, 2026), Mode: fs.ModeSetuid | 0o755}},
+		Entry{Name: "suid", Type: EntryFile, ModTime: listDate(11, 24, 1, 7, 2026), Mode: fs.ModeSetuid | 0o755}},
 	{"-rw-r--r--    1 0        0               5 Nov 24 01:07 with  space.bin",
-		Entry{Name: "with  space.bin", Type: EntryFile, Size: 5, ModTime: at(11, 24, 1, 7, 2026), Mode: 0o644}},
+		Entry{Name: "with  space.bin", Type: EntryFile, Size: 5, ModTime: listDate(11, 24, 1, 7, 2026), Mode: 0o644}},
 	{"-rw-r--r--    1 0        0               0 Nov 24 01:07 ünï ☃",
-		Entry{Name: "ünï ☃", Type: EntryFile, ModTime: at(11, 24, 1, 7, 2026), Mode: 0o644}},
+		Entry{Name: "ünï ☃", Type: EntryFile, ModTime: listDate(11, 24, 1, 7, 2026), Mode: 0o644}},
 	// ProFTPD writes a date a few days ahead with the time, not the year.
 	{"-rw-r--r--   1 root     root            0 Nov 27 01:07 future.txt",
-		Entry{Name: "future.txt", Type: EntryFile, ModTime: at(11, 27, 1, 7, 2026), Mode: 0o644}},
+		Entry{Name: "future.txt", Type: EntryFile, ModTime: listDate(11, 27, 1, 7, 2026), Mode: 0o644}},
 	{"-rw-r--r--   1 root     root            0 Jan  2  2020 old.txt",
-		Entry{Name: "old.txt", Type: EntryFile, ModTime: at(1, 2, 0, 0, 2020), Mode: 0o644}},
+		Entry{Name: "old.txt", Type: EntryFile, ModTime: listDate(1, 2, 0, 0, 2020), Mode: 0o644}},
 	{"lrwxrwxrwx   1 root     root            8 Nov 24 01:07 link -> file.txt",
-		Entry{Name: "link", Type: EntryLink, Size: 8, ModTime: at(11, 24, 1, 7, 2026), Mode: fs.ModeSymlink | 0o777, Target: "file.txt"}},
+		Entry{Name: "link", Type: EntryLink, Size: 8, ModTime: listDate(11, 24, 1, 7, 2026), Mode: fs.ModeSymlink | 0o777, Target: "file.txt"}},
 	{"-rw-r--r--   1 root     root            5 Nov 24 01:07 with  space.bin",
-		Entry{Name: "with  space.bin", Type: EntryFile, Size: 5, ModTime: at(11, 24, 1, 7, 2026), Mode: 0o644}},
+		Entry{Name: "with  space.bin", Type: EntryFile, Size: 5, ModTime: listDate(11, 24, 1, 7, 2026), Mode: 0o644}},
 	// Pure-FTPd, LIST -a.
 	{"drwxr-xr-x    2 0          105              4096 Nov 24 00:54 .",
-		Entry{Name: ".", Type: EntryDir, Size: 4096, ModTime: at(11, 24, 0, 54, 2026), Mode: fs.ModeDir | 0o755}},
+		Entry{Name: ".", Type: EntryDir, Size: 4096, ModTime: listDate(11, 24, 0, 54, 2026), Mode: fs.ModeDir | 0o755}},
 	{"drwxr-xr-x    2 0          105              4096 Nov 24 00:54 ..",
-		Entry{Name: "..", Type: EntryDir, Size: 4096, ModTime: at(11, 24, 0, 54, 2026), Mode: fs.ModeDir | 0o755}},
+		Entry{Name: "..", Type: EntryDir, Size: 4096, ModTime: listDate(11, 24, 0, 54, 2026), Mode: fs.ModeDir | 0o755}},
 }
 
 func TestParseCapturedLIST(t *testing.T) {

@@ -3,6 +3,7 @@ package ftp
 import (
 	"errors"
 	"io/fs"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,18 +211,28 @@ func (fi entryInfo) Sys() any {
 
 func FuzzParseListLine(f *testing.F) {
 	for _, tt := range listLineTests {
-		f.Add(tt.line)
+		f.Add(tt.line, listNow.Unix())
 	}
 	for _, tt := range capturedLIST {
-		f.Add(tt.line)
+		f.Add(tt.line, capturedNow.Unix())
 	}
-	f.Fuzz(func(t *testing.T, line string) {
-		e, err := ParseListLine(line, listNow)
+	f.Add("-rw-r--r-- 1 u g 1 Feb 29 12:00 leap", time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC).Unix())
+	f.Add("-rw-r--r-- 1 u g 1 Jan  2 08:00 new year", time.Date(2026, 12, 30, 0, 0, 0, 0, time.UTC).Unix())
+	f.Fuzz(func(t *testing.T, line string, nowUnix int64) {
+		// Any now from 1970 to 2200: the year inference must hold for all.
+		now := time.Unix(nowUnix%(230*365*86400), 0).UTC()
+		if now.Year() < 1970 {
+			now = now.AddDate(230, 0, 0)
+		}
+		e, err := ParseListLine(line, now)
 		if err != nil {
 			if !errors.Is(err, ErrBadListLine) && !errors.Is(err, ErrSkipLine) {
 				t.Fatalf("ParseListLine(%q): unexpected error %v", line, err)
 			}
 			return
+		}
+		if e.ModTime.After(now.Add(futureSlack)) && !strings.Contains(line, strconv.Itoa(e.ModTime.Year())) {
+			t.Fatalf("ParseListLine(%q, %v) guessed %v, too far ahead", line, now, e.ModTime)
 		}
 		if e.Name == "" || strings.ContainsAny(e.Name+e.Target, "\r\n") || e.Size < 0 || e.Facts != nil {
 			t.Fatalf("ParseListLine(%q) = %+v", line, e)
@@ -230,8 +241,8 @@ func FuzzParseListLine(f *testing.F) {
 		// in the future is written with the year, which drops the time of
 		// day; the midnight it parses back to may then be in the past and
 		// written as "00:00". So the lines are fixed from the third on.
-		line2 := string(AppendListLine(nil, entryInfo{e}, listNow))
-		e2, err := ParseListLine(line2, listNow)
+		line2 := string(AppendListLine(nil, entryInfo{e}, now))
+		e2, err := ParseListLine(line2, now)
 		if err != nil {
 			t.Fatalf("ParseListLine(%q) (from %q): %v", line2, line, err)
 		}
@@ -241,12 +252,12 @@ func FuzzParseListLine(f *testing.F) {
 			y2 != y || m2 != m || d2 != d {
 			t.Fatalf("round trip of %q through %q:\n got %+v\nwant %+v", line, line2, e2, e)
 		}
-		line3 := string(AppendListLine(nil, entryInfo{e2}, listNow))
-		e3, err := ParseListLine(line3, listNow)
+		line3 := string(AppendListLine(nil, entryInfo{e2}, now))
+		e3, err := ParseListLine(line3, now)
 		if err != nil {
 			t.Fatalf("ParseListLine(%q) (from %q): %v", line3, line, err)
 		}
-		if line4 := string(AppendListLine(nil, entryInfo{e3}, listNow)); line4 != line3 {
+		if line4 := string(AppendListLine(nil, entryInfo{e3}, now)); line4 != line3 {
 			t.Fatalf("formatting is not a fixed point: %q, %q, %q (from %q)", line2, line3, line4, line)
 		}
 	})

@@ -95,7 +95,7 @@ func AppendFacts(dst []byte, fi fs.FileInfo, name string, kind string, enabled F
 	}
 	// A directory's size says nothing about its contents; RFC 3659 7.5.7
 	// leaves it to the server, and clients sum sizes of "size" facts.
-	if enabled&FactSize != 0 && !mode.IsDir() && kind == "" {
+	if enabled&FactSize != 0 && !mode.IsDir() {
 		dst = append(dst, "size="...)
 		dst = strconv.AppendInt(dst, max(fi.Size(), 0), 10)
 		dst = append(dst, ';')
@@ -237,6 +237,8 @@ func ParseMLSxLine(line string) (Entry, error) {
 			e.Mode |= fs.ModeDir
 		case EntryLink:
 			e.Mode |= fs.ModeSymlink
+		case EntryOther:
+			e.Mode |= fs.ModeIrregular
 		}
 	}
 	return e, nil
