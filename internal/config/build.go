@@ -51,9 +51,14 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		MaxLineLength:      c.Limits.MaxLine,
 		FailedLoginDelay:   time.Duration(c.Limits.FailedLoginDelay),
 		MaxLoginAttempts:   c.Limits.MaxLoginAttempts,
-		AtomicUploads:      c.Uploads.Atomic,
-		ListHidden:         true,
-		Logger:             logger,
+		Ban: server.BanPolicy{
+			After:  c.Limits.BanAfter,
+			Window: time.Duration(c.Limits.BanWindow),
+			For:    time.Duration(c.Limits.BanFor),
+		},
+		AtomicUploads: c.Uploads.Atomic,
+		ListHidden:    true,
+		Logger:        logger,
 	}
 	if c.cert != nil {
 		v, _ := tlsVersion(c.TLS.MinVersion)

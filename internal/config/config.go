@@ -117,6 +117,11 @@ type Limits struct {
 	MaxLine          int      `toml:"max_line"`
 	FailedLoginDelay Duration `toml:"failed_login_delay"`
 	MaxLoginAttempts int      `toml:"max_login_attempts"`
+	// A client IP with BanAfter failed logins within BanWindow is
+	// refused for BanFor; -1: no bans.
+	BanAfter  int      `toml:"ban_after"`
+	BanWindow Duration `toml:"ban_window"`
+	BanFor    Duration `toml:"ban_for"`
 }
 
 // Uploads is the [uploads] section.
@@ -178,6 +183,9 @@ func Default() *Config {
 			MaxLine:          4096,
 			FailedLoginDelay: Duration(time.Second),
 			MaxLoginAttempts: 3,
+			BanAfter:         10,
+			BanWindow:        Duration(10 * time.Minute),
+			BanFor:           Duration(10 * time.Minute),
 		},
 		Uploads:   Uploads{Atomic: true},
 		Anonymous: Anonymous{Permissions: []string{"list", "download"}},

@@ -155,6 +155,9 @@ enabled = false
 idle = "90s"
 [limits]
 max_per_ip = -1
+ban_after = -1
+ban_window = "1m"
+ban_for = "1h"
 [users]
 file = "users.toml"
 [anonymous]
@@ -180,6 +183,9 @@ level = "debug"
 	}
 	if s.PassivePortMap.Map(40001) != 30001 {
 		t.Errorf("port map %+v", s.PassivePortMap)
+	}
+	if s.Ban != (server.BanPolicy{After: -1, Window: time.Minute, For: time.Hour}) {
+		t.Errorf("ban %+v", s.Ban)
 	}
 	if s.IdleTimeout != 90*time.Second || s.MaxSessionsPerIP != -1 {
 		t.Errorf("idle %v per ip %d", s.IdleTimeout, s.MaxSessionsPerIP)
@@ -244,6 +250,8 @@ func TestErrors(t *testing.T) {
 		{"bad network", base + "[[passive.networks]]\nclients = \"10.0.0.0\"\naddress = \"10.0.0.5\"\n", "passive.networks[0].clients"},
 		{"v6 network address", base + "[[passive.networks]]\nclients = \"10.0.0.0/8\"\naddress = \"::1\"\n", "passive.networks[0].address"},
 		{"max line", base + "[limits]\nmax_line = 10\n", "limits.max_line: 10 out of"},
+		{"ban after", base + "[limits]\nban_after = -3\n", "limits.ban_after: -3"},
+		{"ban for", base + "[limits]\nban_for = \"-1m\"\n", "limits.ban_for: negative"},
 		{"max sessions", base + "[limits]\nmax_sessions = -2\n", "limits.max_sessions: -2"},
 		{"users file missing", "[users]\nfile = \"nope.toml\"\n", "users.file: stat"},
 		{"anonymous without root", "[anonymous]\nenabled = true\n", "anonymous.root: required"},

@@ -102,6 +102,8 @@ func (c *Config) Validate(ctx context.Context) error {
 		{"timeouts.data_stall", c.Timeouts.DataStall},
 		{"timeouts.shutdown_grace", c.Timeouts.ShutdownGrace},
 		{"limits.failed_login_delay", c.Limits.FailedLoginDelay},
+		{"limits.ban_window", c.Limits.BanWindow},
+		{"limits.ban_for", c.Limits.BanFor},
 	} {
 		if d.v < 0 {
 			bad(d.key, "negative duration %s", d.v)
@@ -114,6 +116,7 @@ func (c *Config) Validate(ctx context.Context) error {
 		{"limits.max_sessions", c.Limits.MaxSessions},
 		{"limits.max_per_ip", c.Limits.MaxPerIP},
 		{"limits.max_login_attempts", c.Limits.MaxLoginAttempts},
+		{"limits.ban_after", c.Limits.BanAfter},
 	} {
 		if n.v < -1 {
 			bad(n.key, "%d: use a count, 0 for the default or -1 for none", n.v)
