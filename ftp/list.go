@@ -419,8 +419,8 @@ func parseLsDate(month int, dayField, timeOrYear string, now time.Time) (time.Ti
 		return time.Time{}, false
 	}
 	// The latest year that keeps the date at most futureSlack after now
-	// and exists in that year (29 February). Five years back covers
-	// every run of non-leap years.
+	// and exists in that year (29 February). Going back eight years covers
+	// the longest run of years without a 29 February (1897-1903).
 	limit := now.Add(futureSlack)
 	for year := now.Year() + 1; year >= now.Year()-8; year-- {
 		if day > daysIn(time.Month(month), year) {
