@@ -78,12 +78,17 @@ func (s *session) connectData(ctx context.Context, d dataSetup, protP bool) (net
 		return nil, fmt.Errorf("%s data connection: %w", d.cmd, err)
 	}
 	if protP {
-		tc := tls.Server(c, s.srv.cfg.TLS)
+		var bound bool
+		tc := tls.Server(c, s.dataTLSConfig(&bound))
 		hctx, cancel := context.WithTimeout(ctx, cfg.DataConnectTimeout)
 		defer cancel()
 		if err := tc.HandshakeContext(hctx); err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("%s data connection TLS handshake: %w", d.cmd, err)
+		}
+		if err := s.checkTLSReuse(tc, bound); err != nil {
+			_ = tc.Close()
+			return nil, err
 		}
 		c = tc
 	}

@@ -31,7 +31,7 @@ func (s *session) cmdAUTH(arg string) error {
 		return reply(ftp.CodeBadSequence, "Data after AUTH TLS; refusing.")
 	}
 	s.reply(ftp.CodeAuthOK, "Proceed with negotiation.")
-	tc := tls.Server(s.conn, s.srv.cfg.TLS)
+	tc := tls.Server(s.conn, s.controlTLSConfig())
 	_ = tc.SetDeadline(time.Now().Add(s.srv.cfg.DataConnectTimeout))
 	if err := tc.HandshakeContext(s.ctx); err != nil {
 		s.log.Info("TLS handshake failed", "err", err)

@@ -74,6 +74,10 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 			s.reply(ftp.CodeTransferAborted, "Transfer aborted.")
 			return 0, err
 		}
+		if errors.Is(err, errTLSNoReuse) {
+			s.reply(ftp.CodeNetworkProtocol, "TLS session of data connection not resumed; the server requires session reuse.")
+			return 0, err
+		}
 		s.reply(ftp.CodeCantOpenData, "Can't open data connection.")
 		return 0, err
 	}

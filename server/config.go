@@ -28,6 +28,9 @@ type Config struct {
 	RequireTLSLogin bool
 	// RequireTLSData refuses transfers unless PROT P is in force (521/534).
 	RequireTLSData bool
+	// TLSReuse decides whether protected data connections must resume the
+	// control connection's TLS session (default TLSReuseAllow: log only).
+	TLSReuse TLSReuse
 
 	// Passive data connections.
 	PassivePorts PortRange // empty: a default range (see DefaultPassivePorts)

@@ -52,9 +52,10 @@ type session struct {
 	loginDeadline time.Time
 
 	// TLS state (RFC 4217).
-	tlsControl bool // the control connection is protected
-	pbsz       bool // PBSZ was sent; PROT is allowed
-	protP      bool // data connections are protected
+	tlsControl bool   // the control connection is protected
+	tlsBinding []byte // Extra entry tying this session's TLS tickets to it
+	pbsz       bool   // PBSZ was sent; PROT is allowed
+	protP      bool   // data connections are protected
 
 	// Transfer parameters.
 	cwd        string // virtual absolute path, always clean
@@ -108,8 +109,11 @@ func newSession(s *Server, c net.Conn, implicitTLS bool) *session {
 		log:       s.log.With("session", id, "remote", remote.String()),
 	}
 	setOOBInline(c)
+	if s.cfg.TLS != nil {
+		sess.tlsBinding = newTLSBinding()
+	}
 	if implicitTLS {
-		sess.conn = tls.Server(c, s.cfg.TLS)
+		sess.conn = tls.Server(c, sess.controlTLSConfig())
 		sess.tlsControl = true
 		sess.pbsz = true
 		sess.protP = true

@@ -140,3 +140,69 @@ func TestAuthTLSWithoutCertificate(t *testing.T) {
 	c := dial(t, ts.addr)
 	c.cmd(ftp.CodeNotImplemented, "AUTH TLS")
 }
+
+// Under TLSReuseEnforce a data connection must resume the control
+// connection's session: a client that shares its session cache gets the
+// file; one that does a full handshake gets 522 and the session goes on.
+func TestTLSSessionReuseEnforced(t *testing.T) {
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(version), func(t *testing.T) {
+			scfg, ccfg := testTLS(t)
+			ccfg.MaxVersion = version
+			ts := startServer(t, func(c *Config) { c.TLS = scfg; c.TLSReuse = TLSReuseEnforce })
+			ts.write(t, "f", []byte("bound"))
+			c := dial(t, ts.addr)
+			c.startTLS(ccfg)
+			c.login("alice")
+			c.cmd(ftp.CodeOK, "PBSZ 0")
+			c.cmd(ftp.CodeOK, "PROT P")
+			dc := c.epsvTLS(ccfg, "RETR f")
+			if !dc.ConnectionState().DidResume {
+				t.Fatal("client did not resume")
+			}
+			if got := string(readAll(t, dc)); got != "bound" {
+				t.Fatalf("got %q", got)
+			}
+			c.expect(ftp.CodeTransferComplete)
+
+			// A client without the session (a thief, or a client that
+			// never resumes) completes a full handshake and is refused.
+			fresh := ccfg.Clone()
+			fresh.ClientSessionCache = nil
+			port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
+			raw, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			c.send("RETR f")
+			tc := tls.Client(raw, fresh)
+			_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+			_ = tc.Handshake()
+			buf := make([]byte, 16)
+			if n, _ := tc.Read(buf); n != 0 {
+				t.Fatalf("unbound data connection received %q", buf[:n])
+			}
+			c.expect(ftp.CodeNetworkProtocol)
+			c.cmd(ftp.CodeOK, "NOOP")
+		})
+	}
+}
+
+func TestTLSSessionReuseAllowed(t *testing.T) {
+	scfg, ccfg := testTLS(t)
+	ts := startServer(t, func(c *Config) { c.TLS = scfg })
+	ts.write(t, "f", []byte("unbound ok"))
+	c := dial(t, ts.addr)
+	c.startTLS(ccfg)
+	c.login("alice")
+	c.cmd(ftp.CodeOK, "PBSZ 0")
+	c.cmd(ftp.CodeOK, "PROT P")
+	fresh := ccfg.Clone()
+	fresh.ClientSessionCache = nil
+	dc := c.epsvTLS(fresh, "RETR f")
+	if got := string(readAll(t, dc)); got != "unbound ok" {
+		t.Fatalf("got %q", got)
+	}
+	c.expect(ftp.CodeTransferComplete)
+}
