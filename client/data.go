@@ -174,6 +174,10 @@ func (c *Conn) prepare(ctx context.Context, m Mode) (*pending, error) {
 			return nil, fmt.Errorf("%w: %w", ErrTransfer, err)
 		}
 		ap := netip.MustParseAddrPort(ln.Addr().String())
+		if c.cfg.activeAddr.IsValid() {
+			// Behind NAT: announce the outside address, listen inside.
+			ap = netip.AddrPortFrom(c.cfg.activeAddr, ap.Port())
+		}
 		var arg, verb string
 		if m == ModeEPRT {
 			verb, arg = "EPRT", ftp.FormatEPRT(ap)
@@ -205,23 +209,18 @@ func (c *Conn) dialData(ctx context.Context, addr netip.AddrPort) (*pending, err
 	return &pending{conn: conn}, nil
 }
 
-// listenActive listens for the server's data connection on the
-// configured address (by default the control connection's local one)
-// and port range.
+// listenActive listens for the server's data connection on the control
+// connection's local address, in the configured port range.
 func (c *Conn) listenActive(ctx context.Context) (net.Listener, error) {
-	ip := c.cfg.activeAddr
-	if !ip.IsValid() {
-		ap, err := netip.ParseAddrPort(c.conn.LocalAddr().String())
-		if err != nil {
-			return nil, err
-		}
-		ip = ap.Addr().Unmap()
+	ap, err := netip.ParseAddrPort(c.conn.LocalAddr().String())
+	if err != nil {
+		return nil, err
 	}
+	ip := ap.Addr().Unmap()
 	var lc net.ListenConfig
 	if c.cfg.activeMin == 0 {
 		return lc.Listen(ctx, "tcp", netip.AddrPortFrom(ip, 0).String())
 	}
-	var err error
 	for p := int(c.cfg.activeMin); p <= int(c.cfg.activeMax); p++ {
 		var ln net.Listener
 		if ln, err = lc.Listen(ctx, "tcp", netip.AddrPortFrom(ip, uint16(p)).String()); err == nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/peertest"
 )
 
 // A fake server: one scripted session on 127.0.0.1:0, for the dialogues
@@ -551,5 +552,42 @@ func TestSplitReplyLine(t *testing.T) {
 		if code != tc.code || sep != tc.sep || text != tc.text || ok != tc.ok {
 			t.Errorf("splitReplyLine(%q) = %d %q %q %v", tc.in, code, sep, text, ok)
 		}
+	}
+}
+
+func TestActiveAddressAndPorts(t *testing.T) {
+	lo, hi := peertest.FreePortRange(t, 4)
+	var announced string
+	addr, fs := fake(t, func(s *session, cmd ftp.Command) bool {
+		switch cmd.Verb {
+		case "EPRT":
+			// Recorded, never connected to: 203.0.113.7 is not ours.
+			s.mu.Lock()
+			announced = cmd.Arg
+			s.mu.Unlock()
+			s.reply("200 EPRT OK")
+		case "RETR":
+			s.reply("425 Cannot open data connection")
+		default:
+			return false
+		}
+		return true
+	})
+	c := dialFake(t, addr, WithMode(ModeEPRT),
+		WithActiveAddress(netip.MustParseAddr("203.0.113.7")),
+		WithActivePorts(uint16(lo), uint16(hi)))
+	_, err := c.Retrieve(t.Context(), "f", 0, io.Discard)
+	var rep *ftp.Reply
+	if !errors.Is(err, ErrTransfer) || !errors.As(err, &rep) || rep.Code != 425 {
+		t.Fatalf("Retrieve = %v, want ErrTransfer with 425", err)
+	}
+	fs.mu.Lock()
+	ap, perr := ftp.ParseEPRT(announced)
+	fs.mu.Unlock()
+	if perr != nil || ap.Addr() != netip.MustParseAddr("203.0.113.7") || int(ap.Port()) < lo || int(ap.Port()) > hi {
+		t.Fatalf("announced %q, want 203.0.113.7 and a port in %d-%d", announced, lo, hi)
+	}
+	if err := c.Noop(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -102,8 +102,10 @@ func WithImplicitTLS(cfg *tls.Config) Option {
 // WithMode selects how data connections are opened; ModePassive by default.
 func WithMode(m Mode) Option { return func(c *config) { c.mode = m } }
 
-// WithActiveAddress sets the address announced in EPRT/PORT and listened
-// on; by default the control connection's local address.
+// WithActiveAddress sets the address announced in EPRT/PORT, e.g. the
+// public address of a NAT that forwards the active ports; by default the
+// control connection's local address. The client always listens on the
+// control connection's local address.
 func WithActiveAddress(a netip.Addr) Option { return func(c *config) { c.activeAddr = a.Unmap() } }
 
 // WithActivePorts limits the ports listened on in active mode to

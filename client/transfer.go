@@ -80,11 +80,11 @@ func (c *Conn) upload(ctx context.Context, verb, path string, r io.Reader, offse
 	return n, err
 }
 
-// List lists the directory path ("" for the current one): with MLSD if
+// List lists the directory dir ("" for the current one): with MLSD if
 // the server advertises MLST (RFC 3659), machine-readable and in UTC;
 // otherwise with LIST, whose ls-style lines are parsed as well as their
 // many forms allow. The entries "." and ".." are left out.
-func (c *Conn) List(ctx context.Context, path string) ([]ftp.Entry, error) {
+func (c *Conn) List(ctx context.Context, dir string) ([]ftp.Entry, error) {
 	_, mlst := c.features["MLST"]
 	verb := "LIST"
 	if mlst {
@@ -92,7 +92,7 @@ func (c *Conn) List(ctx context.Context, path string) ([]ftp.Entry, error) {
 	}
 	now := time.Now()
 	var entries []ftp.Entry
-	err := c.lines(ctx, verb, path, func(line string) error {
+	err := c.lines(ctx, verb, dir, func(line string) error {
 		var e ftp.Entry
 		var err error
 		if mlst {
@@ -213,14 +213,18 @@ func (c *Conn) transferWith(ctx context.Context, verb, arg string, offset int64,
 		c.mu.Unlock()
 	}()
 
-	if offset > 0 {
-		if _, err := c.cmd(ctx, ftp.CodeFilePending, "REST", strconv.FormatInt(offset, 10)); err != nil {
-			return nil, transferErr(err)
-		}
-	}
 	p, err := c.prepareData(ctx)
 	if err != nil {
 		return nil, transferErr(err)
+	}
+	// REST goes last, right before the transfer command, as RFC 959
+	// asks ("immediately followed by the appropriate FTP service
+	// command"); some servers forget the marker after EPSV or PORT.
+	if offset > 0 {
+		if _, err := c.cmd(ctx, ftp.CodeFilePending, "REST", strconv.FormatInt(offset, 10)); err != nil {
+			p.close()
+			return nil, transferErr(err)
+		}
 	}
 	if err := c.send(ctx, verb, arg); err != nil {
 		p.close()
