@@ -1,0 +1,320 @@
+package firewall
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-ftp/ferry/internal/config"
+	"github.com/ferry-ftp/ferry/internal/testenv"
+	"github.com/ferry-ftp/ferry/server"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+var passive = server.PortRange{Min: 50000, Max: 50100}
+
+func aps(ss ...string) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddrPort(s))
+	}
+	return out
+}
+
+// cases are the specs every format is written for, golden-checked and
+// loaded by the real tools.
+var cases = []struct {
+	name string
+	spec Spec
+}{
+	{"wildcard", Spec{Control: aps("[::]:21"), Passive: passive, Active: true}},
+	{"no-active", Spec{Control: aps("[::]:21"), Passive: passive}},
+	{"from-port-20", Spec{Control: aps("[::]:21"), Implicit: aps("[::]:990"), Passive: passive, Active: true, ActiveFromPort20: true}},
+	{"implicit-tls", Spec{Control: aps("0.0.0.0:2121"), Implicit: aps("0.0.0.0:990"), Passive: passive, Active: true}},
+	{"ipv6", Spec{Control: aps("[2001:db8::10]:21", "192.0.2.10:21"), Passive: passive, Active: true, ActiveFromPort20: true}},
+	{"ipv6-only", Spec{Control: aps("[2001:db8::10]:21", "[2001:db8::11]:21"), Passive: passive}},
+	{"specific-ip", Spec{Control: aps("192.0.2.10:2121", "198.51.100.7:2121"), Passive: passive, Active: true, ActiveFromPort20: true}},
+	{"port-map", Spec{Control: aps("[::]:21"), Passive: passive, PassiveAdvertised: server.PortRange{Min: 40000, Max: 40100}, Active: true, ActiveAnyPeer: true, Allow: []uint16{22}}},
+}
+
+func TestGolden(t *testing.T) {
+	for _, c := range cases {
+		for _, f := range Formats() {
+			t.Run(c.name+"/"+string(f), func(t *testing.T) {
+				got := write(t, c.spec, f)
+				golden := filepath.Join("testdata", c.name+"."+string(f))
+				if *update {
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("output differs from %s (go test -update rewrites it):\n%s", golden, got)
+				}
+				if again := write(t, c.spec, f); !bytes.Equal(got, again) {
+					t.Error("two writes of the same spec differ")
+				}
+			})
+		}
+	}
+}
+
+func write(t *testing.T, s Spec, f Format) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Write(&b, s, f); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestChannels checks the rules against the server-side channels of each
+// mode, independently of the golden files.
+func TestChannels(t *testing.T) {
+	nft := func(s Spec) string { return string(write(t, s, NFTables)) }
+
+	t.Run("control and passive, active ephemeral", func(t *testing.T) {
+		out := nft(cases[0].spec)
+		for _, want := range []string{
+			`tcp dport 21 ct state new accept comment "FTP control (client -> server 21)"`,
+			`tcp dport 50000-50100 ct state new accept comment "passive data (client -> server 50000-50100)"`,
+			`tcp sport 1024-65535 tcp dport 1024-65535 ct state new accept comment "active data (server >1023 -> client >1023)"`,
+			`ct state established,related accept`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("missing %q in\n%s", want, out)
+			}
+		}
+	})
+	t.Run("no active", func(t *testing.T) {
+		for _, f := range Formats() {
+			if out := write(t, cases[1].spec, f); bytes.Contains(out, []byte("active data (")) {
+				t.Errorf("%s: active rule with active mode off:\n%s", f, out)
+			}
+		}
+	})
+	t.Run("from port 20 per control port", func(t *testing.T) {
+		out := nft(cases[2].spec)
+		for _, want := range []string{
+			`tcp sport 20 tcp dport 1024-65535 ct state new accept comment "active data (server 20 -> client >1023)"`,
+			`tcp sport 989 tcp dport 1024-65535 ct state new accept comment "active data (server 989 -> client >1023)"`,
+			`tcp dport 990 ct state new accept comment "FTPS implicit-TLS control (client -> server 990)"`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("missing %q in\n%s", want, out)
+			}
+		}
+	})
+	t.Run("specific addresses restrict", func(t *testing.T) {
+		out := nft(cases[6].spec)
+		for _, want := range []string{
+			`ip daddr { 192.0.2.10, 198.51.100.7 } tcp dport 2121 ct state new`,
+			`ip daddr { 192.0.2.10, 198.51.100.7 } tcp dport 50000-50100 ct state new`,
+			`ip saddr { 192.0.2.10, 198.51.100.7 } tcp sport 2120 tcp dport 1024-65535 ct state new`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("missing %q in\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "ip6 ") {
+			t.Errorf("IPv6 rule for IPv4-only listeners:\n%s", out)
+		}
+	})
+	t.Run("port map opens the local range", func(t *testing.T) {
+		out := nft(cases[7].spec)
+		if !strings.Contains(out, "tcp dport 50000-50100 ct state new") || strings.Contains(out, "dport 40000") {
+			t.Errorf("want the local range opened, not the advertised one:\n%s", out)
+		}
+		if !strings.Contains(out, "forward\n# them to this host's ports 50000-50100") {
+			t.Errorf("no router note:\n%s", out)
+		}
+		if !strings.Contains(out, `tcp sport 1024-65535 ct state new accept comment "active data (server >1023 -> client any)"`) {
+			t.Errorf("active.any_peer should allow every client port:\n%s", out)
+		}
+	})
+	t.Run("iptables splits families", func(t *testing.T) {
+		s := cases[4].spec
+		v4out, v6out := string(write(t, s, IPTables)), string(write(t, s, IP6Tables))
+		if !strings.Contains(v4out, "-A INPUT -d 192.0.2.10/32 -p tcp --dport 21 ") || strings.Contains(v4out, "2001:db8") {
+			t.Errorf("iptables:\n%s", v4out)
+		}
+		if !strings.Contains(v6out, "-A INPUT -d 2001:db8::10/128 -p tcp --dport 21 ") || strings.Contains(v6out, "192.0.2.10/") {
+			t.Errorf("ip6tables:\n%s", v6out)
+		}
+		if !strings.Contains(v4out, "--format ip6tables") {
+			t.Errorf("iptables output does not point at the IPv6 rules:\n%s", v4out)
+		}
+	})
+	t.Run("mapped and zoned addresses", func(t *testing.T) {
+		s := Spec{Control: aps("[::ffff:192.0.2.1]:21", "[fe80::1%eth0]:21"), Passive: passive}
+		out := nft(s)
+		if !strings.Contains(out, "ip daddr 192.0.2.1 tcp dport 21") || !strings.Contains(out, "ip6 daddr fe80::1 tcp dport 21") {
+			t.Errorf("want the unmapped, unzoned addresses:\n%s", out)
+		}
+	})
+}
+
+func TestInvalid(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"no listener", Spec{Passive: passive}, "no control listener"},
+		{"port 0", Spec{Control: aps("127.0.0.1:0"), Passive: passive}, "port 0"},
+		{"no passive", Spec{Control: aps("[::]:21")}, "no passive port range"},
+		{"advertised size", Spec{Control: aps("[::]:21"), Passive: passive, PassiveAdvertised: server.PortRange{Min: 1, Max: 2}}, "not the size"},
+	} {
+		err := Write(new(bytes.Buffer), c.spec, NFTables)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+	if err := Write(new(bytes.Buffer), cases[0].spec, "pf"); err == nil || !strings.Contains(err.Error(), "unknown format") {
+		t.Errorf("unknown format: got %v", err)
+	}
+}
+
+// TestNFTablesLoads has nft parse and check every nftables output
+// against the kernel without changing the ruleset (-c).
+func TestNFTablesLoads(t *testing.T) {
+	testenv.Root(t)
+	nft := testenv.Tool(t, "nft")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			check(t, write(t, c.spec, NFTables), nft, "-c", "-f")
+		})
+	}
+}
+
+// TestIPTablesLoads has iptables-restore and ip6tables-restore check
+// every output (--test: nothing is committed).
+func TestIPTablesLoads(t *testing.T) {
+	testenv.Root(t)
+	for _, f := range []Format{IPTables, IP6Tables} {
+		tool := testenv.Tool(t, string(f)+"-restore")
+		for _, c := range cases {
+			t.Run(string(f)+"/"+c.name, func(t *testing.T) {
+				check(t, write(t, c.spec, f), tool, "--test")
+			})
+		}
+	}
+}
+
+// check writes rules to a file and runs tool with args and the file's
+// name last; the tool must accept it.
+func check(t *testing.T, rules []byte, tool string, args ...string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "rules")
+	if err := os.WriteFile(file, rules, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, tool, append(args, file)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s\nrules:\n%s", tool, strings.Join(args, " "), err, out, rules)
+	}
+}
+
+func TestFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ferry.toml")
+	body := `
+[[listen]]
+address = "192.0.2.10:21"
+[[listen]]
+address = "[2001:db8::10]:990"
+implicit_tls = true
+[passive]
+ports = "40000-40009"
+port_map_to = 60000
+[active]
+enabled = true
+from_port_20 = true
+`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := FromConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Spec{
+		Control:           aps("192.0.2.10:21"),
+		Implicit:          aps("[2001:db8::10]:990"),
+		Passive:           server.PortRange{Min: 40000, Max: 40009},
+		PassiveAdvertised: server.PortRange{Min: 60000, Max: 60009},
+		Active:            true,
+		ActiveFromPort20:  true,
+	}
+	if !equalSpec(s, want) {
+		t.Errorf("FromConfig:\n got %+v\nwant %+v", s, want)
+	}
+
+	// The defaults: loopback, the default range, active on.
+	s, err = FromConfig(config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Control) != 1 || s.Control[0].String() != "127.0.0.1:2121" || s.Passive.Size() != 101 || !s.Active {
+		t.Errorf("FromConfig(Default()) = %+v", s)
+	}
+
+	bad := config.Default()
+	bad.Listen = []config.Listen{{Address: "localhost:21"}, {Address: ":0"}}
+	bad.Passive.Ports = "9-1"
+	_, err = FromConfig(bad)
+	for _, key := range []string{"listen[0].address", "listen[1].address: port 0", "passive.ports"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("want an error naming %q, got %v", key, err)
+		}
+	}
+}
+
+func TestFromExampleConfig(t *testing.T) {
+	c, err := config.Load(filepath.Join("..", "..", "ferry.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := FromConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(new(bytes.Buffer), s, NFTables); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equalSpec(a, b Spec) bool {
+	eq := func(x, y []netip.AddrPort) bool {
+		if len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if x[i] != y[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return eq(a.Control, b.Control) && eq(a.Implicit, b.Implicit) && a.Passive == b.Passive &&
+		a.PassiveAdvertised == b.PassiveAdvertised && a.Active == b.Active &&
+		a.ActiveFromPort20 == b.ActiveFromPort20 && a.ActiveAnyPeer == b.ActiveAnyPeer && len(a.Allow) == len(b.Allow)
+}
