@@ -16,8 +16,9 @@ import (
 
 // CLI is the command line: one field per subcommand.
 type CLI struct {
-	Serve ServeCmd `cmd:"" help:"Serve a directory, or what --config says, over FTP."`
-	User  UserCmd  `cmd:"" help:"Manage the accounts of a users file."`
+	Serve    ServeCmd    `cmd:"" help:"Serve a directory, or what --config says, over FTP."`
+	User     UserCmd     `cmd:"" help:"Manage the accounts of a users file."`
+	Firewall FirewallCmd `cmd:"" help:"Print the host-firewall rules (nftables, iptables, ufw, firewalld) the configuration needs."`
 }
 
 // Env is what a command uses besides its flags: the standard streams,

@@ -3,8 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/textproto"
 	"os"
@@ -79,6 +86,18 @@ func TestServeCheck(t *testing.T) {
 	code, _, errOut = runCLI(t, "", "serve", "--check", "--config", good, "--user", "nopassword")
 	if code != 2 || !strings.Contains(errOut, "NAME:PASSWORD") {
 		t.Errorf("bad --user: exit %d, stderr %q", code, errOut)
+	}
+	badUsers := filepath.Join(dir, "badusers.toml")
+	writeFile(t, badUsers, "[[user]]\nname = \"a\"\npassword = \"plain\"\nhome = \"pub\"\n")
+	code, _, errOut = runCLI(t, "", "serve", "--check", "--config", good, "--user", "x:y")
+	if code != 0 {
+		t.Errorf("quick user: exit %d, stderr %q", code, errOut)
+	}
+	withUsers := filepath.Join(dir, "withusers.toml")
+	writeFile(t, withUsers, fmt.Sprintf("[users]\nfile = \"badusers.toml\"\n[passive]\nports = \"%d-%d\"\n", p, p))
+	code, _, errOut = runCLI(t, "", "serve", "--check", "--config", withUsers)
+	if code != 2 || !strings.Contains(errOut, "unsupported password hash") {
+		t.Errorf("bad users file: exit %d, stderr %q", code, errOut)
 	}
 	code, _, _ = runCLI(t, "", "serve", "--check", "--bogus")
 	if code != 2 {
@@ -193,6 +212,121 @@ func ftpLogin(t *testing.T, addr, user, pass string) int {
 	return code
 }
 
+// serving is a serve command running in-process.
+type serving struct {
+	addrs    []net.Addr
+	reloaded chan error // the outcome of each SIGHUP
+	out, err bytes.Buffer
+	stop     func() int // cancels and waits; returns the exit code
+}
+
+// startServe runs serve in-process and returns once it listens; it is
+// stopped when the test ends if not before.
+func startServe(t *testing.T, args ...string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	s := &serving{reloaded: make(chan error, 1)}
+	listening := make(chan []net.Addr, 1)
+	done := make(chan int, 1)
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &s.out, Stderr: &s.err,
+		listening: func(a []net.Addr) { listening <- a },
+		reloaded:  func(err error) { s.reloaded <- err }}
+	go func() { done <- run(ctx, args, env) }()
+	code := -1
+	s.stop = func() int {
+		cancel()
+		if code >= 0 {
+			return code
+		}
+		select {
+		case code = <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+		return code
+	}
+	t.Cleanup(func() {
+		if c := s.stop(); c != 0 {
+			t.Errorf("serve exited %d: %s", c, s.err.String())
+		}
+	})
+	select {
+	case s.addrs = <-listening:
+	case code = <-done:
+		t.Fatalf("serve exited %d: %s", code, s.err.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start listening")
+	}
+	return s
+}
+
+func TestServeImplicitAndExplicitTLS(t *testing.T) {
+	dir := t.TempDir()
+	writeKeyPair(t, dir)
+	p := freePort(t)
+	cfgFile := filepath.Join(dir, "ferry.toml")
+	writeFile(t, cfgFile, fmt.Sprintf("[[listen]]\naddress = \"127.0.0.1:0\"\n"+
+		"[[listen]]\naddress = \"127.0.0.1:0\"\nimplicit_tls = true\n"+
+		"[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"+
+		"[passive]\nports = \"%d-%d\"\n[anonymous]\nenabled = true\nroot = \".\"\n", p, p))
+	addrs := startServe(t, "serve", "--config", cfgFile).addrs
+	if len(addrs) != 2 {
+		t.Fatalf("listening on %v, want two addresses", addrs)
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	conf := &tls.Config{InsecureSkipVerify: true} // the test's own self-signed certificate
+
+	// Explicit: a plain banner, then AUTH TLS.
+	nc, err := dialer.Dial("tcp", addrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	c := textproto.NewConn(nc)
+	if _, _, err := c.ReadResponse(220); err != nil {
+		t.Fatalf("banner: %v", err)
+	}
+	c.PrintfLine("AUTH TLS")
+	if _, _, err := c.ReadResponse(234); err != nil {
+		t.Fatalf("AUTH TLS: %v", err)
+	}
+	tc := tls.Client(nc, conf)
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("explicit handshake: %v", err)
+	}
+
+	// Implicit: TLS from the first byte, then the banner.
+	ic, err := tls.DialWithDialer(dialer, "tcp", addrs[1].String(), conf)
+	if err != nil {
+		t.Fatalf("implicit handshake: %v", err)
+	}
+	defer ic.Close()
+	ic.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, _, err := textproto.NewConn(ic).ReadResponse(220); err != nil {
+		t.Fatalf("implicit banner: %v", err)
+	}
+}
+
+func writeKeyPair(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "cert.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeFile(t, filepath.Join(dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
+}
+
 func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users.toml")
@@ -204,29 +338,8 @@ func TestServeEndToEnd(t *testing.T) {
 	writeFile(t, cfgFile, fmt.Sprintf("[users]\nfile = \"users.toml\"\n[limits]\nfailed_login_delay = \"1ms\"\n"+
 		"[timeouts]\nshutdown_grace = \"5s\"\n[passive]\nports = \"%d-%d\"\n", p, p))
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	listening := make(chan []net.Addr, 1)
-	reloaded := make(chan error, 1)
-	var out, errb bytes.Buffer
-	env := &Env{
-		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		listening: func(a []net.Addr) { listening <- a },
-		reloaded:  func(err error) { reloaded <- err },
-	}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", dir, "--config", cfgFile, "--listen", "127.0.0.1:0", "--user", "bob:Qu1ck-pw"}, env)
-	}()
-	var addr string
-	select {
-	case a := <-listening:
-		addr = a[0].String()
-	case code := <-done:
-		t.Fatalf("serve exited %d: %s", code, errb.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start listening")
-	}
+	srv := startServe(t, "serve", dir, "--config", cfgFile, "--listen", "127.0.0.1:0", "--user", "bob:Qu1ck-pw")
+	addr := srv.addrs[0].String()
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale upload temporary not removed: %v", err)
 	}
@@ -245,7 +358,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-reloaded:
+	case err := <-srv.reloaded:
 		if err != nil {
 			t.Fatalf("reload: %v", err)
 		}
@@ -256,19 +369,16 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("alice after SIGHUP: PASS answered %d", code)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited %d after cancel: %s", code, errb.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if code := srv.stop(); code != 0 {
+		t.Errorf("serve exited %d after cancel: %s", code, srv.err.String())
 	}
-	if !strings.Contains(out.String(), "curl --user bob ftp://"+addr+"/") {
-		t.Errorf("no connect hint for bob in %q", out.String())
+	if !strings.Contains(srv.out.String(), "curl --user bob ftp://"+addr+"/") {
+		t.Errorf("no connect hint for bob in %q", srv.out.String())
 	}
-	if strings.Contains(out.String()+errb.String(), "Qu1ck-pw") {
+	if !strings.Contains(srv.err.String(), "msg=stopped") {
+		t.Errorf("no graceful stop logged: %s", srv.err.String())
+	}
+	if strings.Contains(srv.out.String()+srv.err.String(), "Qu1ck-pw") {
 		t.Errorf("the password was printed")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -59,6 +60,12 @@ func (c *UserAddCmd) Run(env *Env, u *UserCmd) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "added %s to %s\n", c.Name, u.File)
+	if !filepath.IsAbs(home) {
+		home = filepath.Join(filepath.Dir(u.File), home)
+	}
+	if fi, err := os.Stat(home); err != nil || !fi.IsDir() {
+		fmt.Fprintf(env.Stdout, "note: home %s is not a directory yet; create it before %s logs in\n", home, c.Name)
+	}
 	return nil
 }
 

@@ -89,6 +89,11 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		b.Listen = append(b.Listen, ap)
 	}
 	b.Warnings = c.warnings(b.Listen, ports, store.Len()+len(c.Users.Quick) > 0)
+	for _, root := range store.Roots() {
+		if err := isDir(root); err != nil {
+			b.Warnings = append(b.Warnings, fmt.Sprintf("home %s: %v: logins of its users will fail", root, err))
+		}
+	}
 	return b, nil
 }
 

@@ -201,8 +201,23 @@ level = "debug"
 	if len(b.Listen) != 2 || b.Listen[1].Port() != 2990 || !b.Listen[1].Addr().IsUnspecified() {
 		t.Errorf("listen %v", b.Listen)
 	}
-	if !hasWarning(b.Warnings, "any_peer") {
+	if !hasWarning(b.Warnings, "any_peer") || hasWarning(b.Warnings, "without [tls]") {
 		t.Errorf("no FXP warning in %q", b.Warnings)
+	}
+}
+
+func TestWarnsOfMissingHome(t *testing.T) {
+	dir := fixture(t)
+	must(t, os.WriteFile(filepath.Join(dir, "users.toml"), []byte(
+		"[[user]]\nname = \"a\"\nhome = \"nohome\"\n"+
+			"password = \"$2a$04$0o8bV2cC2cQm8sIh8m0Qb.4XbSyYWq1e7QJ9y1bQ8tW5nQx3yZJ9a\"\n"), 0o600))
+	c, err := load(t, dir, base)
+	must(t, err)
+	b, err := c.Build(t.Context(), nil)
+	must(t, err)
+	defer b.Store.Close()
+	if !hasWarning(b.Warnings, filepath.Join(dir, "nohome")) {
+		t.Errorf("no warning of the missing home in %q", b.Warnings)
 	}
 }
 
