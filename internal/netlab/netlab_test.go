@@ -1,0 +1,75 @@
+package netlab_test
+
+import (
+	"context"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-ftp/ferry/internal/netlab"
+)
+
+// TestTopology proves the lab is the network the scenarios rely on:
+// what each host can reach, what the routers drop, and that the lab is
+// gone afterwards.
+func TestTopology(t *testing.T) {
+	var lab *netlab.Lab
+	t.Run("lab", func(t *testing.T) {
+		lab = netlab.Start(t, netlab.Options{})
+		// One listener on the server, reached from every side.
+		startListener(t, lab, netlab.Server, "[::]:2121")
+
+		for _, c := range []struct {
+			name string
+			from netlab.Host
+			to   netip.Addr
+			port uint16
+			ok   bool // connects and reads the greeting; else dropped (timeout) or refused
+		}{
+			{"inside to private address", netlab.Inside, netlab.ServerIPv4, 2121, true},
+			{"stranger to private address", netlab.Stranger, netlab.ServerIPv4, 2121, false},
+			{"stranger to public, unforwarded port", netlab.Stranger, netlab.ServerPublicIPv4, 2121, false},
+			{"client over IPv6, unforwarded port", netlab.Client, netlab.ServerIPv6, 2121, false},
+			{"inside over IPv6", netlab.Inside, netlab.ServerIPv6, 2121, true},
+		} {
+			res := helper(t, lab, c.from, "probe", "-addr", netip.AddrPortFrom(c.to, c.port).String(), "-timeout", "2s")
+			got := res.Connected && res.Bytes == int64(len("hello\n"))
+			if got != c.ok {
+				t.Errorf("%s: %+v; want reachable=%v", c.name, res, c.ok)
+			}
+		}
+
+		// The client router drops what the client did not ask for.
+		startListener(t, lab, netlab.Client, "[::]:2122")
+		res := helper(t, lab, netlab.Stranger, "probe", "-addr", netip.AddrPortFrom(netlab.ClientIPv6, 2122).String(), "-timeout", "2s")
+		if res.Connected || !res.Timeout {
+			t.Errorf("stranger to the client over IPv6: %+v; want dropped (timeout)", res)
+		}
+	})
+	if lab == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "ferrylab-"+lab.ID+"-") {
+		t.Errorf("lab %s left namespaces behind:\n%s", lab.ID, out)
+	}
+}
+
+// startListener runs the helper's greeting listener on addr in h.
+func startListener(t *testing.T, lab *netlab.Lab, h netlab.Host, addr string) *netlab.Process {
+	t.Helper()
+	p := lab.Start(t, h, "env", helperEnv+"=1", helperPath(t), "listen", "-addr", addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.WaitOutput(ctx, "listening"); err != nil {
+		t.Fatalf("listener in %s: %v", h, err)
+	}
+	return p
+}
