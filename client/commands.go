@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -208,4 +209,41 @@ func (c *Conn) Stat(ctx context.Context, path string) ([]string, error) {
 		return []string{rep.Msg}, nil
 	}
 	return rep.Lines, nil
+}
+
+// Verify checks the server's copy of path against what the caller
+// transferred: its SIZE must be size and, if sum (a SHA-256) is not nil
+// and the server offers HASH with SHA-256, its hash must be sum. A check
+// the server cannot do is skipped; Verify returns the names of the
+// checks it made ("size", "SHA-256"). A mismatch, or a file the server
+// cannot find, is an error wrapping ErrVerification.
+func (c *Conn) Verify(ctx context.Context, path string, size int64, sum []byte) (checked []string, err error) {
+	got, err := c.Size(ctx, path)
+	switch {
+	case refusedCommand(err):
+		// No SIZE (RFC 959-only server): nothing to compare.
+	case err != nil:
+		if _, ok := err.(*ftp.Reply); ok {
+			return nil, fmt.Errorf("%w: SIZE %s: %w", ErrVerification, path, err)
+		}
+		return nil, err
+	case got != size:
+		return nil, fmt.Errorf("%w: %s is %d bytes on the server, %d expected", ErrVerification, path, got, size)
+	default:
+		checked = append(checked, "size")
+	}
+	if sum == nil || !strings.Contains(strings.ToUpper(c.features["HASH"]), "SHA-256") {
+		return checked, nil
+	}
+	h, err := c.Hash(ctx, path, "SHA-256")
+	if err != nil {
+		if _, ok := err.(*ftp.Reply); ok {
+			return checked, fmt.Errorf("%w: HASH %s: %w", ErrVerification, path, err)
+		}
+		return checked, err
+	}
+	if want := hex.EncodeToString(sum); h != want {
+		return checked, fmt.Errorf("%w: %s has SHA-256 %s on the server, %s expected", ErrVerification, path, h, want)
+	}
+	return append(checked, "SHA-256"), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -32,11 +33,11 @@ type session struct {
 	cmds   []string // verbs received, in order
 }
 
+// reply writes reply lines. Write errors are ignored: some tests make
+// the client hang up mid-reply, and what matters is the client's side.
 func (s *session) reply(lines ...string) {
 	for _, l := range lines {
-		if _, err := io.WriteString(s.conn, l+"\r\n"); err != nil {
-			s.t.Errorf("fake: writing reply: %v", err)
-		}
+		io.WriteString(s.conn, l+"\r\n")
 	}
 }
 
@@ -588,6 +589,44 @@ func TestActiveAddressAndPorts(t *testing.T) {
 		t.Fatalf("announced %q, want 203.0.113.7 and a port in %d-%d", announced, lo, hi)
 	}
 	if err := c.Noop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	const good = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" // SHA-256("abc")
+	addr, _ := fake(t, func(s *session, cmd ftp.Command) bool {
+		switch {
+		case cmd.Verb == "FEAT":
+			s.reply("211-Features:", " HASH SHA-256*", " SIZE", "211 End")
+		case cmd.Verb == "SIZE" && cmd.Arg == "missing":
+			s.reply("550 No such file")
+		case cmd.Verb == "SIZE":
+			s.reply("213 3")
+		case cmd.Verb == "HASH" && cmd.Arg == "abc":
+			s.reply("213 SHA-256 0-2 " + good + " abc")
+		case cmd.Verb == "HASH":
+			s.reply("213 SHA-256 0-2 " + strings.Repeat("0", 64) + " " + cmd.Arg)
+		default:
+			return false
+		}
+		return true
+	})
+	c := dialFake(t, addr)
+	ctx := t.Context()
+	sum := sha256.Sum256([]byte("abc"))
+	if checked, err := c.Verify(ctx, "abc", 3, sum[:]); err != nil || strings.Join(checked, ",") != "size,SHA-256" {
+		t.Fatalf("Verify of a good file = %q, %v", checked, err)
+	}
+	for _, tc := range []struct {
+		path string
+		size int64
+	}{{"abc", 4}, {"other", 3}, {"missing", 3}} {
+		if _, err := c.Verify(ctx, tc.path, tc.size, sum[:]); !errors.Is(err, ErrVerification) {
+			t.Errorf("Verify(%s, %d) = %v, want ErrVerification", tc.path, tc.size, err)
+		}
+	}
+	if err := c.Noop(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -97,6 +97,13 @@ func TestPeerFileOperations(t *testing.T) {
 				if got, err := c.Size(ctx, "big.bin"); err != nil || got != size {
 					t.Fatalf("Size = %d, %v", got, err)
 				}
+				s := sum(data)
+				if checked, err := c.Verify(ctx, "big.bin", size, s[:]); err != nil || !slices.Contains(checked, "size") {
+					t.Fatalf("Verify = %q, %v", checked, err)
+				}
+				if _, err := c.Verify(ctx, "big.bin", size-1, s[:]); !errors.Is(err, client.ErrVerification) {
+					t.Fatalf("Verify with a wrong size = %v, want ErrVerification", err)
+				}
 			})
 
 			t.Run("resume-download", func(t *testing.T) {
