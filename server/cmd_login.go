@@ -83,7 +83,13 @@ func (s *session) cmdPASS(arg string) error {
 		return reply(ftp.CodeNotLoggedIn, "Login incorrect.")
 	}
 	s.srv.guard.succeeded(ip, name)
-	s.user = u
+	st, ok := s.srv.userLogin(u)
+	if !ok {
+		s.log.Info("login refused: too many sessions for user", "user", u.Name)
+		s.reply(ftp.CodeServiceUnavailable, "Too many sessions for this user, closing control connection.")
+		return errQuit
+	}
+	s.user, s.ustate = u, st
 	s.cwd = "/"
 	s.log = s.log.With("user", u.Name)
 	s.log.Info("login", "anonymous", u.Anonymous, "tls", s.tlsControl)
@@ -102,7 +108,7 @@ func (s *session) cmdREIN(string) error {
 	if s.user != nil {
 		s.log.Info("logout (REIN)")
 	}
-	s.user = nil
+	s.logout()
 	s.pendingUser = ""
 	s.cwd = "/"
 	s.binary = true
@@ -113,6 +119,14 @@ func (s *session) cmdREIN(string) error {
 	s.epsvAll = false
 	s.loginDeadline = time.Now().Add(s.srv.cfg.LoginTimeout)
 	return reply(ftp.CodeServiceReady, s.srv.cfg.Banner)
+}
+
+// logout forgets the logged-in user, if any.
+func (s *session) logout() {
+	if s.user != nil {
+		s.srv.userLogout(s.user.Name)
+	}
+	s.user, s.ustate = nil, nil
 }
 
 // sanitize keeps user-supplied text in a reply to one printable line.

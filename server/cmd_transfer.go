@@ -22,10 +22,11 @@ const atomicPrefix = ".ferry-upload-"
 
 // xferRecord is what the transfer log line reports.
 type xferRecord struct {
-	verb  string // RETR, STOR, APPE, STOU, LIST, NLST, MLSD
-	vpath string
-	data  dataSetup
-	tls   bool
+	verb   string // RETR, STOR, APPE, STOU, LIST, NLST, MLSD
+	upload bool   // data flows from the client
+	vpath  string
+	data   dataSetup
+	tls    bool
 }
 
 func (s *session) cmdREST(arg string) error {
@@ -86,7 +87,7 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	s.reply(ftp.CodeFileStatusOK, opening)
-	n, err = move(conn)
+	n, err = move(s.limitConn(ctx, conn, rec.upload))
 	cerr := conn.Close()
 	if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		err = dataErr{cerr}
@@ -207,7 +208,7 @@ func (s *session) store(verb, arg string, appendMode bool) error {
 		return err
 	}
 	s.startTransfer(func(ctx context.Context, t *transfer) {
-		s.receive(ctx, t, xferRecord{verb: verb, vpath: vpath, data: d, tls: s.protP},
+		s.receive(ctx, t, xferRecord{verb: verb, upload: true, vpath: vpath, data: d, tls: s.protP},
 			wf, target, name, atomic, "Ok to send data.")
 	})
 	return nil
@@ -287,7 +288,7 @@ func (s *session) cmdSTOU(arg string) error {
 		return err
 	}
 	s.startTransfer(func(ctx context.Context, t *transfer) {
-		s.receive(ctx, t, xferRecord{verb: "STOU", vpath: vpath, data: d, tls: s.protP},
+		s.receive(ctx, t, xferRecord{verb: "STOU", upload: true, vpath: vpath, data: d, tls: s.protP},
 			wf, name, name, false, "FILE: "+path.Base(vpath))
 	})
 	return nil

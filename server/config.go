@@ -64,14 +64,24 @@ type Config struct {
 	ShutdownGrace      time.Duration // Shutdown lets transfers run this long (30s), used by the CLI
 
 	// Limits. Zero means the default in parentheses; negative means none.
-	MaxSessions      int           // in total (500)
-	MaxSessionsPerIP int           // per client IP (20)
-	MaxLineLength    int           // command line bytes (4096)
-	FailedLoginDelay time.Duration // pause before answering a failed PASS (1s), growing with failures
-	MaxLoginAttempts int           // failed PASS per session before disconnect (3)
-	Ban              BanPolicy     // temporary bans after repeated failures (DefaultBanPolicy; After < 0: off)
-	AtomicUploads    bool          // upload to a hidden temporary, rename on success
-	ListHidden       bool          // LIST shows dot files without -a (most clients expect it)
+	MaxSessions      int // in total (500)
+	MaxSessionsPerIP int // per client IP (20)
+	// MaxSessionsPerUser: logged-in sessions of one user; 0: no limit.
+	MaxSessionsPerUser int
+	// CommandRate limits commands per second per session (bursts of
+	// CommandBurst, default 2×rate); a client above it is slowed, not
+	// cut. 0: no limit.
+	CommandRate  float64
+	CommandBurst int
+	// DownloadRate and UploadRate cap the whole server's transfers in
+	// bytes per second; 0: no cap. Per-user caps are in User.
+	DownloadRate, UploadRate int64
+	MaxLineLength            int           // command line bytes (4096)
+	FailedLoginDelay         time.Duration // pause before answering a failed PASS (1s), growing with failures
+	MaxLoginAttempts         int           // failed PASS per session before disconnect (3)
+	Ban                      BanPolicy     // temporary bans after repeated failures (DefaultBanPolicy; After < 0: off)
+	AtomicUploads            bool          // upload to a hidden temporary, rename on success
+	ListHidden               bool          // LIST shows dot files without -a (most clients expect it)
 
 	// Logger receives session, login and transfer records; nil discards.
 	Logger *slog.Logger
@@ -145,6 +155,9 @@ type User struct {
 	Perms Perm
 	// Anonymous marks the anonymous account, for logs and replies.
 	Anonymous bool
+	// DownloadRate and UploadRate cap this user's transfers in bytes per
+	// second, shared by all of the user's sessions; 0: no cap.
+	DownloadRate, UploadRate int64
 }
 
 // Perm is a set of permissions granted to a user.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -40,6 +42,8 @@ type Server struct {
 	log   *slog.Logger
 	ports *portAllocator
 	guard *loginGuard
+	// down and up cap the server's total transfer rate; nil: no cap.
+	down, up *rate.Limiter
 
 	// baseCtx is the parent of every session's context; cancelled by Close.
 	baseCtx context.Context
@@ -52,6 +56,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	perIP     map[netip.Addr]int
+	users     map[string]*userState // logged-in users: sessions and shared limits
 	sessionWG sync.WaitGroup
 
 	// port20Warned makes the fallback from port 20 a single log line.
@@ -75,6 +80,9 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxLineLength, defaultMaxLineLength)
 	setDefault(&cfg.FailedLoginDelay, defaultFailedLoginDelay)
 	setDefault(&cfg.MaxLoginAttempts, defaultMaxLoginAttempts)
+	if cfg.CommandRate > 0 && cfg.CommandBurst <= 0 {
+		cfg.CommandBurst = max(1, int(2*cfg.CommandRate))
+	}
 	switch {
 	case cfg.Ban.After == 0:
 		cfg.Ban = DefaultBanPolicy
@@ -113,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perIP:     make(map[netip.Addr]int),
+		users:     make(map[string]*userState),
+		down:      newByteLimiter(cfg.DownloadRate),
+		up:        newByteLimiter(cfg.UploadRate),
 	}, nil
 }
 

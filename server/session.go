@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"golang.org/x/time/rate"
 )
 
 // session is one control connection and everything it has set up.
@@ -47,7 +48,8 @@ type session struct {
 
 	// Login state.
 	user          *User
-	pendingUser   string // after USER, before PASS
+	ustate        *userState // the user's shared session count and rate limits
+	pendingUser   string     // after USER, before PASS
 	loginFailures int
 	loginDeadline time.Time
 
@@ -77,6 +79,9 @@ type session struct {
 	// and Shutdown read it from other goroutines.
 	xmu  sync.Mutex
 	xfer *transfer
+
+	// cmdLimit paces commands (Config.CommandRate); nil: no limit.
+	cmdLimit *rate.Limiter
 
 	closing sync.Once
 }
@@ -119,6 +124,9 @@ func newSession(s *Server, c net.Conn, implicitTLS bool) *session {
 		sess.protP = true
 	}
 	sess.br = bufio.NewReaderSize(sess.conn, 512)
+	if s.cfg.CommandRate > 0 {
+		sess.cmdLimit = rate.NewLimiter(rate.Limit(s.cfg.CommandRate), s.cfg.CommandBurst)
+	}
 	return sess
 }
 
@@ -149,6 +157,7 @@ func (s *session) serve() {
 		}
 		s.endTransfer(true)
 		s.closePassive()
+		s.logout()
 		s.closeNow()
 		s.log.Info("session end", "duration", time.Since(start).Round(time.Millisecond))
 	}()
@@ -177,6 +186,13 @@ func (s *session) serve() {
 			}
 			s.logReadEnd(err)
 			return
+		}
+		if s.cmdLimit != nil {
+			// A flooding client is slowed down, not cut off: its
+			// commands wait for tokens here.
+			if err := s.cmdLimit.Wait(s.ctx); err != nil {
+				return
+			}
 		}
 		cmd, perr := ftp.ParseCommand(line)
 		if perr != nil {
