@@ -118,6 +118,41 @@ func TestServeCheck(t *testing.T) {
 	}
 }
 
+func TestServeFlagsOverrideFile(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "ferry.toml")
+	writeFile(t, cfgFile, "[[listen]]\naddress = \"127.0.0.1:21\"\n[passive]\nports = \"1000-2000\"\naddress = \"192.0.2.1\"\n"+
+		"[limits]\nmax_per_ip = 5\n[timeouts]\nidle = \"1m\"\n[log]\nformat = \"text\"\nlevel = \"info\"\n")
+	perIP, idle := -1, 3*time.Minute
+	s := &ServeCmd{Dir: dir, Config: cfgFile, Listen: []string{"127.0.0.1:0", "[::1]:0"}, User: []string{"bob:a:b"},
+		PassivePorts: "3000-3001", PassiveAddress: "192.0.2.9", MaxPerIP: &perIP, IdleTimeout: &idle,
+		LogFormat: "json", LogLevel: "debug"}
+	cfg, err := s.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Listen) != 2 || cfg.Listen[1].Address != "[::1]:0" || cfg.Passive.Ports != "3000-3001" ||
+		cfg.Passive.Address != "192.0.2.9" || cfg.Limits.MaxPerIP != -1 || time.Duration(cfg.Timeouts.Idle) != idle ||
+		cfg.Log.Format != "json" || cfg.Log.Level != "debug" {
+		t.Errorf("overrides not applied: %+v", cfg)
+	}
+	// The password is everything after the first colon.
+	if q := cfg.Users.Quick; len(q) != 1 || q[0].Name != "bob" || q[0].Password != "a:b" || q[0].Home != dir {
+		t.Errorf("quick users %+v", q)
+	}
+	// Without flags the file stands.
+	cfg, err = (&ServeCmd{Dir: dir, Config: cfgFile}).config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Passive.Ports != "1000-2000" || cfg.Limits.MaxPerIP != 5 || cfg.Anonymous.Enabled {
+		t.Errorf("file not kept: %+v", cfg)
+	}
+	if _, err := (&ServeCmd{Dir: filepath.Join(dir, "missing")}).config(); err == nil {
+		t.Error("a missing DIR was accepted")
+	}
+}
+
 func TestUserCommands(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "users.toml")
 	code, out, errOut := runCLI(t, "s3cret\n", "user", "--file", file, "add", "alice", "--perm", "list,download")

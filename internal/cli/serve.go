@@ -183,6 +183,13 @@ func (s *ServeCmd) config() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Config == "" || len(s.User) > 0 {
+		if fi, err := os.Stat(dir); err != nil {
+			return nil, err
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("%s is not a directory", s.Dir)
+		}
+	}
 	var cfg *config.Config
 	if s.Config != "" {
 		if cfg, err = config.Load(s.Config); err != nil {
