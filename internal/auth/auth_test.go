@@ -325,3 +325,18 @@ func TestPermNames(t *testing.T) {
 		t.Errorf("PermNames(read-only) = %q", got)
 	}
 }
+
+// BenchmarkVerify measures one login's hashing at the default cost: the
+// floor of any login benchmark against ferry.
+func BenchmarkVerify(b *testing.B) {
+	h, err := Hash("s3cret")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := NewHasher(1)
+	for b.Loop() {
+		if ok, err := hs.Verify(b.Context(), h, "s3cret"); !ok || err != nil {
+			b.Fatalf("Verify = %v, %v", ok, err)
+		}
+	}
+}
