@@ -630,3 +630,50 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// failingReader returns n bytes, then an error.
+type failingReader struct{ n int }
+
+var errDisk = errors.New("simulated read error")
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errDisk
+	}
+	k := min(len(p), f.n)
+	f.n -= k
+	return k, nil
+}
+
+func TestUploadReadErrorAborts(t *testing.T) {
+	addr, s := fake(t, func(s *session, cmd ftp.Command) bool {
+		switch cmd.Verb {
+		case "STOR":
+			s.reply("150 Ok to send data")
+			dc, err := s.data()
+			if err != nil {
+				s.reply("425 " + err.Error())
+				return true
+			}
+			io.Copy(io.Discard, dc)
+			dc.Close()
+			s.reply("426 Transfer aborted")
+		case "ABOR":
+			s.reply("226 ABOR successful")
+		default:
+			return false
+		}
+		return true
+	})
+	c := dialFake(t, addr)
+	_, err := c.Store(t.Context(), "f", &failingReader{n: 100 << 10}, 0)
+	if !errors.Is(err, ErrTransfer) || !errors.Is(err, errDisk) {
+		t.Fatalf("Store = %v, want ErrTransfer wrapping the read error", err)
+	}
+	if err := c.Noop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.verbs(), " "); got != "FEAT USER PASS TYPE EPSV STOR ABOR NOOP" {
+		t.Fatalf("commands: %s", got)
+	}
+}

@@ -257,28 +257,40 @@ func (c *Conn) transferWith(ctx context.Context, verb, arg string, offset int64,
 	}
 	stop := context.AfterFunc(bodyCtx, func() { dc.Close() })
 	berr := body(&deadlineConn{Conn: dc, timeout: c.cfg.timeout})
+	stop()
+	switch {
+	case bodyCtx.Err() != nil:
+		cause := context.Cause(bodyCtx)
+		if !errors.Is(cause, ErrAborted) {
+			cause = fmt.Errorf("%w: %w", ErrAborted, cause)
+		}
+		return nil, c.abort(ctx, dc, cause)
+	case berr != nil && upload:
+		// Reading the local file failed. Closing the data connection
+		// would tell the server the file is complete; ABOR says it is not.
+		return nil, c.abort(ctx, dc, fmt.Errorf("%w: %w", ErrTransfer, berr))
+	}
 	var cerr error
-	if berr == nil && upload {
+	if upload {
 		cerr = c.endUpload(dc)
 	}
-	stop()
 	if err := dc.Close(); cerr == nil {
 		cerr = err
-	}
-	if bodyCtx.Err() != nil {
-		return nil, c.abort(ctx, context.Cause(bodyCtx))
 	}
 	final, err := c.readReply(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !final.Positive() {
-		return final, transferErr(final)
-	}
-	if berr != nil {
+	switch {
+	case berr != nil && !final.Positive():
+		return final, fmt.Errorf("%w: %w (server: %w)", ErrTransfer, berr, final)
+	case berr != nil:
+		// A local write error, or the data connection broke after the
+		// server had sent everything it meant to.
 		return final, fmt.Errorf("%w: %w", ErrTransfer, berr)
-	}
-	if cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+	case !final.Positive():
+		return final, transferErr(final)
+	case cerr != nil && !errors.Is(cerr, net.ErrClosed):
 		return final, fmt.Errorf("%w: closing data connection: %w", ErrTransfer, cerr)
 	}
 	return final, nil
@@ -306,25 +318,26 @@ func (c *Conn) endUpload(dc net.Conn) error {
 	return err
 }
 
-// abort tells the server to stop a transfer whose data connection the
-// client has closed. RFC 959 (ABOR): the server answers the transfer
-// command (426 if it was still running, else its 2yz) and then ABOR
-// itself (225 or 226): two replies in every case.
-func (c *Conn) abort(ctx context.Context, cause error) error {
+// abort stops a transfer on the server: ABOR, then the data connection
+// is closed (a server that reads ABOR only between transfers needs the
+// close to notice). RFC 959: the server answers the transfer command
+// (426 if it was still running, else its 2yz) and then ABOR itself (225
+// or 226): two replies in every case. It returns cause, with any error
+// that kept the session from getting back in step.
+func (c *Conn) abort(ctx context.Context, dc net.Conn, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.timeout)
 	defer cancel()
-	if err := c.send(ctx, "ABOR", ""); err != nil {
-		return fmt.Errorf("%w: %w; %w", ErrAborted, cause, err)
+	serr := c.send(ctx, "ABOR", "")
+	dc.Close()
+	if serr != nil {
+		return fmt.Errorf("%w; %w", cause, serr)
 	}
 	for i := 0; i < 2; i++ {
 		if _, err := c.readReply(ctx); err != nil {
-			return fmt.Errorf("%w: %w; %w", ErrAborted, cause, err)
+			return fmt.Errorf("%w; %w", cause, err)
 		}
 	}
-	if errors.Is(cause, ErrAborted) {
-		return cause
-	}
-	return fmt.Errorf("%w: %w", ErrAborted, cause)
+	return cause
 }
 
 func transferErr(err error) error {
