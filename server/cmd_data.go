@@ -50,8 +50,10 @@ func (d dataSetup) close() {
 
 // connectData opens the data connection set up by d: it accepts the
 // client's connection on the passive listener, or connects to the active
-// target, then adds TLS under PROT P. Runs in the transfer goroutine.
-func (s *session) connectData(ctx context.Context, d dataSetup, protP bool) (net.Conn, error) {
+// target. Runs in the transfer goroutine. TLS comes later (protectData),
+// after the 150 reply: clients such as lftp start the data handshake only
+// once they have read it.
+func (s *session) connectData(ctx context.Context, d dataSetup) (net.Conn, error) {
 	cfg := &s.srv.cfg
 	var c net.Conn
 	var err error
@@ -77,22 +79,25 @@ func (s *session) connectData(ctx context.Context, d dataSetup, protP bool) (net
 	if err != nil {
 		return nil, fmt.Errorf("%s data connection: %w", d.cmd, err)
 	}
-	if protP {
-		var bound bool
-		tc := tls.Server(c, s.dataTLSConfig(&bound))
-		hctx, cancel := context.WithTimeout(ctx, cfg.DataConnectTimeout)
-		defer cancel()
-		if err := tc.HandshakeContext(hctx); err != nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("%s data connection TLS handshake: %w", d.cmd, err)
-		}
-		if err := s.checkTLSReuse(tc, bound); err != nil {
-			_ = tc.Close()
-			return nil, err
-		}
-		c = tc
-	}
 	return c, nil
+}
+
+// protectData runs the server side of the data connection's TLS
+// handshake (PROT P) and applies the session-reuse policy.
+func (s *session) protectData(ctx context.Context, c net.Conn, cmd string) (net.Conn, error) {
+	var bound bool
+	tc := tls.Server(c, s.dataTLSConfig(&bound))
+	hctx, cancel := context.WithTimeout(ctx, s.srv.cfg.DataConnectTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("%s data connection TLS handshake: %w", cmd, err)
+	}
+	if err := s.checkTLSReuse(tc, bound); err != nil {
+		_ = tc.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // passiveAllowed answers the checks shared by PASV and EPSV.

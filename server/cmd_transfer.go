@@ -69,14 +69,10 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 			"duration", time.Since(start).Round(time.Microsecond), "mode", rec.data.cmd,
 			"tls", rec.tls, "result", result)
 	}()
-	conn, err := s.connectData(ctx, rec.data, rec.tls)
+	conn, err := s.connectData(ctx, rec.data)
 	if err != nil {
 		if s.isAborted(t) {
 			s.reply(ftp.CodeTransferAborted, "Transfer aborted.")
-			return 0, err
-		}
-		if errors.Is(err, errTLSNoReuse) {
-			s.reply(ftp.CodeNetworkProtocol, "TLS session of data connection not resumed; the server requires session reuse.")
 			return 0, err
 		}
 		s.reply(ftp.CodeCantOpenData, "Can't open data connection.")
@@ -87,6 +83,19 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	s.reply(ftp.CodeFileStatusOK, opening)
+	if rec.tls {
+		if conn, err = s.protectData(ctx, conn, rec.data.cmd); err != nil {
+			switch {
+			case s.isAborted(t):
+				s.reply(ftp.CodeTransferAborted, "Transfer aborted.")
+			case errors.Is(err, errTLSNoReuse):
+				s.reply(ftp.CodeNetworkProtocol, "TLS session of data connection not resumed; the server requires session reuse.")
+			default:
+				s.reply(ftp.CodeCantOpenData, "TLS negotiation on the data connection failed.")
+			}
+			return 0, err
+		}
+	}
 	n, err = move(s.limitConn(ctx, conn, rec.upload))
 	cerr := conn.Close()
 	if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {

@@ -183,6 +183,7 @@ func TestTLSSessionReuseEnforced(t *testing.T) {
 			if n, _ := tc.Read(buf); n != 0 {
 				t.Fatalf("unbound data connection received %q", buf[:n])
 			}
+			c.expect(ftp.CodeFileStatusOK) // 150 comes before the data handshake
 			c.expect(ftp.CodeNetworkProtocol)
 			c.cmd(ftp.CodeOK, "NOOP")
 		})
