@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""Exercise a ferry server through Python's ftplib and check every answer.
+
+Usage: ftplib_check.py HOST PORT USER PASSWORD ROOT SUITE
+
+ROOT is the directory the server serves, read directly to check what an
+upload stored. SUITE is "plain" (every RFC 959 command ftplib can send,
+passive and active), "epsvall" or "tls" (FTP_TLS with PROT P). Each check
+prints "ok NAME" or "FAIL NAME: why"; the exit status is 1 if any failed.
+The last line is a JSON summary.
+"""
+
+import ftplib
+import hashlib
+import io
+import json
+import os
+import socket
+import ssl
+import sys
+import traceback
+
+HOST, PORT, USER, PASSWORD, ROOT, SUITE = sys.argv[1:7]
+PORT = int(PORT)
+TIMEOUT = 20
+
+results = {}
+
+
+def check(fn):
+    """Run fn as one named check and record the outcome."""
+    name = fn.__name__
+    try:
+        fn()
+    except Exception as e:  # any failure, assertion or protocol error
+        results[name] = "FAIL"
+        print("FAIL %s: %r" % (name, e), flush=True)
+        traceback.print_exc(file=sys.stdout)
+    else:
+        results[name] = "ok"
+        print("ok " + name, flush=True)
+    return fn
+
+
+def eq(got, want, what):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def disk(name):
+    with open(os.path.join(ROOT, name), "rb") as f:
+        return f.read()
+
+
+def put_disk(name, data):
+    with open(os.path.join(ROOT, name), "wb") as f:
+        f.write(data)
+
+
+def retr(f, cmd, rest=None):
+    buf = bytearray()
+    f.retrbinary(cmd, buf.extend, rest=rest)
+    return bytes(buf)
+
+
+def login(cls=ftplib.FTP, **kw):
+    f = cls(timeout=TIMEOUT, **kw)
+    welcome = f.connect(HOST, PORT)
+    eq(welcome[:4], "220 ", "welcome")
+    return f
+
+
+def suite_plain():
+    f = login()
+    eq(f.login(USER, PASSWORD)[:4], "230 ", "login")
+    payload = os.urandom(1 << 20)
+
+    @check
+    def pwd_cwd_mkd_rmd():
+        eq(f.pwd(), "/", "pwd")
+        eq(f.mkd("d"), "/d", "mkd")
+        eq(f.cwd("d")[:4], "250 ", "cwd")
+        eq(f.pwd(), "/d", "pwd after cwd")
+        eq(f.sendcmd("CDUP")[:4], "250 ", "cdup")
+        eq(f.pwd(), "/", "pwd after cdup")
+        eq(f.rmd("d")[:4], "250 ", "rmd")
+        assert not os.path.exists(os.path.join(ROOT, "d")), "rmd left the directory"
+        try:
+            f.cwd("no-such-dir")
+        except ftplib.error_perm as e:
+            eq(str(e)[:3], "550", "cwd to a missing directory")
+        else:
+            raise AssertionError("cwd to a missing directory succeeded")
+
+    @check
+    def stor_retr_binary():
+        eq(f.storbinary("STOR bin.dat", io.BytesIO(payload))[:4], "226 ", "stor")
+        eq(sha(disk("bin.dat")), sha(payload), "stored bytes")
+        eq(sha(retr(f, "RETR bin.dat")), sha(payload), "retrieved bytes")
+
+    @check
+    def listings():
+        names = f.nlst()
+        assert "bin.dat" in names, names
+        lines = []
+        f.dir(lines.append)
+        assert any(l.startswith("-") and l.endswith(" bin.dat") and (" %d " % len(payload)) in l for l in lines), lines
+        facts = dict(f.mlsd())
+        eq(facts["bin.dat"]["type"], "file", "mlsd type")
+        eq(int(facts["bin.dat"]["size"]), len(payload), "mlsd size")
+        assert "modify" in facts["bin.dat"], facts["bin.dat"]
+
+    @check
+    def size_mdtm():
+        eq(f.size("bin.dat"), len(payload), "size")
+        resp = f.sendcmd("MDTM bin.dat")
+        eq(resp[:4], "213 ", "mdtm code")
+        import time
+        want = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(os.stat(os.path.join(ROOT, "bin.dat")).st_mtime)))
+        eq(resp[4:18], want, "mdtm time")
+
+    @check
+    def rest_retr():
+        eq(sha(retr(f, "RETR bin.dat", rest=1000)), sha(payload[1000:]), "retr from 1000")
+        eq(retr(f, "RETR bin.dat", rest=len(payload)), b"", "retr from the end")
+
+    @check
+    def appe():
+        a, b = os.urandom(70000), os.urandom(33333)
+        f.storbinary("APPE app.dat", io.BytesIO(a))
+        f.storbinary("APPE app.dat", io.BytesIO(b))
+        eq(sha(disk("app.dat")), sha(a + b), "appended file")
+
+    @check
+    def rest_stor():
+        data = os.urandom(50000)
+        put_disk("part.dat", data[:20000])
+        f.storbinary("STOR part.dat", io.BytesIO(data[20000:]), rest=20000)
+        eq(sha(disk("part.dat")), sha(data), "resumed upload")
+
+    @check
+    def stou():
+        data = os.urandom(4096)
+        f.voidcmd("TYPE I")
+        conn, _ = f.ntransfercmd("STOU")
+        conn.sendall(data)
+        conn.close()
+        eq(f.voidresp()[:4], "226 ", "stou end")
+        new = [n for n in f.nlst() if n.startswith("ferry.")]
+        eq(len(new), 1, "files made by STOU")
+        eq(disk(new[0]), data, "STOU file")
+
+    @check
+    def rename_delete():
+        f.rename("bin.dat", "renamed.dat")
+        assert not os.path.exists(os.path.join(ROOT, "bin.dat")), "rename left the source"
+        eq(sha(disk("renamed.dat")), sha(payload), "renamed file")
+        eq(f.delete("renamed.dat")[:4], "250 ", "dele")
+        assert not os.path.exists(os.path.join(ROOT, "renamed.dat")), "dele left the file"
+        try:
+            f.sendcmd("RNTO nowhere")
+        except ftplib.error_perm as e:
+            eq(str(e)[:3], "503", "RNTO without RNFR")
+        else:
+            raise AssertionError("RNTO without RNFR accepted")
+
+    @check
+    def type_a_download():
+        put_disk("lf.txt", b"one\ntwo\n\nthree\n")
+        lines = []
+        f.retrlines("RETR lf.txt", lines.append)
+        eq(lines, ["one", "two", "", "three"], "retrlines")
+        # The raw bytes on the wire: LF becomes CRLF in TYPE A.
+        f.voidcmd("TYPE A")
+        conn = f.transfercmd("RETR lf.txt")
+        raw = b""
+        while True:
+            b = conn.recv(8192)
+            if not b:
+                break
+            raw += b
+        conn.close()
+        f.voidresp()
+        eq(raw, b"one\r\ntwo\r\n\r\nthree\r\n", "TYPE A bytes on the wire")
+        f.voidcmd("TYPE I")
+        eq(retr(f, "RETR lf.txt"), b"one\ntwo\n\nthree\n", "TYPE I bytes")
+
+    @check
+    def type_a_upload():
+        f.storlines("STOR lines.txt", io.BytesIO(b"x\ny\n\nz\n"))
+        eq(disk("lines.txt"), b"x\ny\n\nz\n", "storlines stores LF endings")
+        f.voidcmd("TYPE A")
+        conn = f.transfercmd("STOR raw.txt")
+        conn.sendall(b"p\r\nq\r\n")
+        conn.close()
+        f.voidresp()
+        f.voidcmd("TYPE I")
+        eq(disk("raw.txt"), b"p\nq\n", "TYPE A upload with CRLF")
+
+    @check
+    def feat_opts_help_syst_stat_noop():
+        feat = f.sendcmd("FEAT")
+        eq(feat[:4], "211-", "feat")
+        lines = [l.strip() for l in feat.splitlines()[1:-1]]
+        for want in ("UTF8", "EPSV", "EPRT", "SIZE", "MDTM", "REST STREAM"):
+            assert want in lines, (want, lines)
+        assert any(l.startswith("MLST ") for l in lines), lines
+        eq(f.sendcmd("OPTS UTF8 ON")[:4], "200 ", "opts utf8")
+        help_ = f.sendcmd("HELP")
+        eq(help_[:4], "214-", "help")
+        for verb in ("RETR", "STOR", "EPSV", "MLSD"):
+            assert verb in help_, (verb, help_)
+        eq(f.sendcmd("HELP RETR")[:3], "214", "help retr")
+        eq(f.sendcmd("SYST"), "215 UNIX Type: L8", "syst")
+        stat = f.sendcmd("STAT")
+        eq(stat[:4], "211-", "stat")
+        assert USER in stat, stat
+        stat = f.sendcmd("STAT /")
+        eq(stat[:4], "213-", "stat path")
+        assert "lf.txt" in stat, stat
+        eq(f.sendcmd("NOOP")[:4], "200 ", "noop")
+        try:
+            f.sendcmd("XYZZY")
+        except ftplib.error_perm as e:
+            eq(str(e)[:3], "500", "unknown command")
+        else:
+            raise AssertionError("unknown command accepted")
+
+    @check
+    def abor_during_retr():
+        size = 256 << 20
+        with open(os.path.join(ROOT, "huge.bin"), "wb") as h:
+            h.truncate(size)  # sparse: costs no disk
+        f.voidcmd("TYPE I")
+        conn = f.transfercmd("RETR huge.bin")
+        got = conn.recv(65536)
+        assert got, "no data before ABOR"
+        resp = f.abort()  # Telnet IP, DM as urgent data, ABOR
+        if resp[:3] == "426":
+            # RFC 959: 426 for the aborted transfer, then 226 for ABOR.
+            eq(f.getresp()[:3], "226", "reply to ABOR after 426")
+        else:
+            assert resp[:3] in ("225", "226"), resp
+        conn.close()
+        eq(f.sendcmd("NOOP")[:4], "200 ", "noop after abor")
+        eq(sha(retr(f, "RETR app.dat")), sha(disk("app.dat")), "transfer after abor")
+        os.remove(os.path.join(ROOT, "huge.bin"))
+
+    @check
+    def active_mode():
+        f.set_pasv(False)
+        try:
+            data = os.urandom(300000)
+            f.storbinary("STOR active.dat", io.BytesIO(data))
+            eq(sha(disk("active.dat")), sha(data), "active upload")
+            eq(sha(retr(f, "RETR active.dat")), sha(data), "active download")
+            assert "active.dat" in f.nlst(), "active nlst"
+        finally:
+            f.set_pasv(True)
+
+    @check
+    def quit_():
+        eq(f.quit()[:4], "221 ", "quit")
+
+    @check
+    def anonymous_read_only():
+        a = login()
+        eq(a.login()[:4], "230 ", "anonymous login")
+        eq(retr(a, "RETR app.dat"), disk("app.dat"), "anonymous download")
+        for cmd in ("MKD anon", "DELE app.dat"):
+            try:
+                a.sendcmd(cmd)
+            except ftplib.error_perm as e:
+                eq(str(e)[:3], "550", cmd)
+            else:
+                raise AssertionError(cmd + " allowed for anonymous")
+        try:
+            a.storbinary("STOR anon.dat", io.BytesIO(b"x"))
+        except ftplib.error_perm as e:
+            eq(str(e)[:3], "550", "anonymous STOR")
+        else:
+            raise AssertionError("anonymous STOR allowed")
+        assert not os.path.exists(os.path.join(ROOT, "anon.dat")), "anonymous STOR stored"
+        a.quit()
+
+    @check
+    def bad_login():
+        b = login()
+        try:
+            b.login(USER, "wrong")
+        except ftplib.error_perm as e:
+            eq(str(e)[:3], "530", "bad password")
+        else:
+            raise AssertionError("bad password accepted")
+        b.close()
+
+
+def suite_epsvall():
+    f = login()
+    f.login(USER, PASSWORD)
+    put_disk("e.txt", b"epsv all\n")
+
+    @check
+    def epsv_all():
+        eq(f.sendcmd("EPSV ALL")[:4], "200 ", "EPSV ALL")
+        for cmd in ("PASV", "PORT 127,0,0,1,4,1", "EPRT |1|127.0.0.1|1025|"):
+            try:
+                f.sendcmd(cmd)
+            except ftplib.error_perm as e:
+                assert str(e)[:3] in ("501", "503", "522"), (cmd, str(e))
+            else:
+                raise AssertionError(cmd + " accepted after EPSV ALL")
+        port = ftplib.parse229(f.sendcmd("EPSV"), (HOST, PORT))[1]
+        conn = socket.create_connection((HOST, port), timeout=TIMEOUT)
+        f.sendcmd("TYPE I")
+        eq(f.sendcmd("RETR e.txt")[:3], "150", "RETR after EPSV")
+        data = b""
+        while True:
+            b = conn.recv(8192)
+            if not b:
+                break
+            data += b
+        conn.close()
+        eq(f.voidresp()[:3], "226", "end of RETR")
+        eq(data, b"epsv all\n", "EPSV ALL transfer")
+        f.quit()
+
+
+def suite_tls():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    f = login(ftplib.FTP_TLS, context=ctx)
+    eq(f.auth()[:4], "234 ", "AUTH TLS")
+    eq(f.login(USER, PASSWORD)[:4], "230 ", "login over TLS")
+    data = os.urandom(1 << 20)
+
+    @check
+    def prot_p_transfers():
+        eq(f.prot_p()[:4], "200 ", "PROT P")
+        f.storbinary("STOR tls.dat", io.BytesIO(data))
+        eq(sha(disk("tls.dat")), sha(data), "protected upload")
+        eq(sha(retr(f, "RETR tls.dat")), sha(data), "protected download")
+        assert "tls.dat" in f.nlst(), "protected nlst"
+
+    @check
+    def prot_c_transfers():
+        eq(f.prot_c()[:4], "200 ", "PROT C")
+        eq(sha(retr(f, "RETR tls.dat")), sha(data), "clear download on a TLS session")
+
+    @check
+    def quit_tls():
+        eq(f.quit()[:4], "221 ", "quit")
+
+
+{"plain": suite_plain, "epsvall": suite_epsvall, "tls": suite_tls}[SUITE]()
+print(json.dumps(results, sort_keys=True))
+sys.exit(0 if results and all(v == "ok" for v in results.values()) else 1)

@@ -1,0 +1,73 @@
+package interop_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ftp/ferry/internal/testenv"
+)
+
+// TestTnftp drives the classic BSD command-line client with a script, as
+// in the active/passive explanation of the seed material, and checks the
+// debug transcript shows the same dialogue: PORT naming the client's
+// address and port in active mode, PASV answered with 227 naming the
+// server's in passive mode, and the password masked.
+func TestTnftp(t *testing.T) {
+	tnftp := testenv.Tool(t, "tnftp")
+	e := startServer(t, options{})
+	data := writeRandom(t, filepath.Join(e.root, "remote.bin"), 256<<10+5)
+	up := writeRandom(t, filepath.Join(e.work, "local.bin"), 128<<10+9)
+
+	hostPort := `127,0,0,1,(\d+),(\d+)`
+	for _, tc := range []struct {
+		name  string
+		modes []string // tnftp commands selecting the mode
+		wire  []*regexp.Regexp
+	}{
+		{"active-PORT", []string{"passive off", "epsv4 off"}, []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^---> PORT ` + hostPort + `\r?\n200 PORT command successful`),
+		}},
+		{"passive-PASV", []string{"passive on", "epsv4 off"}, []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^---> PASV\r?\n227 Entering Passive Mode \(` + hostPort + `\)`),
+		}},
+		{"passive-EPSV", []string{"passive on", "epsv4 on"}, []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^---> EPSV\r?\n229 Entering Extended Passive Mode \(\|\|\|(\d+)\|\)`),
+		}},
+		{"active-EPRT", []string{"passive off", "epsv4 on"}, []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^---> EPRT \|1\|127\.0\.0\.1\|(\d+)\|\r?\n200 EPRT command successful`),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := filepath.Join(e.work, tc.name+".got")
+			script := []string{
+				fmt.Sprintf("open %s %d", e.host, e.port),
+				fmt.Sprintf("user %s %s", testUser, testPass),
+				"binary",
+			}
+			script = append(script, tc.modes...)
+			script = append(script,
+				"ls",
+				"get remote.bin "+got,
+				"put local.bin up-"+tc.name+".bin",
+				"quit")
+			out := e.mustRun("", strings.Join(script, "\n")+"\n", tnftp, "-n", "-v", "-d")
+			mustContain(t, "tnftp transcript", out,
+				"---> USER "+testUser, "---> PASS XXXX", "230 ", "---> LIST", "remote.bin",
+				"---> RETR remote.bin", "---> STOR up-"+tc.name+".bin", "226 ", "---> QUIT", "221 ")
+			if strings.Contains(out, testPass) {
+				t.Errorf("tnftp transcript shows the password:\n%s", out)
+			}
+			for _, re := range tc.wire {
+				// Three data connections (ls, get, put), each set up anew.
+				if n := len(re.FindAllString(out, -1)); n != 3 {
+					t.Errorf("transcript matches %v %d times, want 3:\n%s", re, n, out)
+				}
+			}
+			sameFile(t, got, data)
+			sameFile(t, filepath.Join(e.root, "up-"+tc.name+".bin"), up)
+		})
+	}
+}
