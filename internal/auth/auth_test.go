@@ -134,7 +134,7 @@ func userEntry(t *testing.T, name, password, extra string) string {
 func TestStoreLogins(t *testing.T) {
 	b, err := bcrypt.GenerateFromPassword([]byte("bpw"), bcrypt.MinCost)
 	must(t, err)
-	body := userEntry(t, "alice", "apw", `permissions = ["list", "download", "upload"]`) +
+	body := userEntry(t, "alice", "apw", "permissions = [\"list\", \"download\", \"upload\"]\ndownload_rate = 4096") +
 		userEntry(t, "carol", "cpw", "disabled = true") +
 		fmt.Sprintf("[[user]]\nname = \"bob\"\npassword = %q\nhome = \"/abs/bob\"\n", b)
 	s, path := newStore(t, body, &Anonymous{Root: "/srv/pub", Perms: server.PermReadOnly})
@@ -143,7 +143,7 @@ func TestStoreLogins(t *testing.T) {
 	u, err := login(s, "alice", "apw")
 	must(t, err)
 	if u.Name != "alice" || u.Perms != server.PermList|server.PermDownload|server.PermUpload ||
-		u.FS.(fakeFS).root != filepath.Join(dir, "home/alice") || u.Anonymous {
+		u.FS.(fakeFS).root != filepath.Join(dir, "home/alice") || u.Anonymous || u.DownloadRate != 4096 || u.UploadRate != 0 {
 		t.Errorf("alice: %+v", u)
 	}
 	u, err = login(s, "bob", "bpw")

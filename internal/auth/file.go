@@ -27,6 +27,10 @@ type Account struct {
 	Permissions []string `toml:"permissions,omitempty"`
 	// Disabled refuses the login exactly as a wrong password would.
 	Disabled bool `toml:"disabled,omitempty"`
+	// DownloadRate and UploadRate cap the user's sessions together, in
+	// bytes per second; 0: no cap.
+	DownloadRate int64 `toml:"download_rate,omitempty"`
+	UploadRate   int64 `toml:"upload_rate,omitempty"`
 }
 
 // usersFile is the document: a list of [[user]] tables.
@@ -157,6 +161,9 @@ func checkAccount(a Account) error {
 	}
 	if a.Home == "" {
 		return fmt.Errorf("user %q: home is required", a.Name)
+	}
+	if a.DownloadRate < 0 || a.UploadRate < 0 {
+		return fmt.Errorf("user %q: negative rate", a.Name)
 	}
 	if a.Permissions != nil {
 		if len(a.Permissions) == 0 {

@@ -47,6 +47,9 @@ type QuickUser struct {
 type Anonymous struct {
 	Root  string
 	Perms server.Perm
+	// DownloadRate and UploadRate cap all anonymous sessions together,
+	// in bytes per second; 0: no cap.
+	DownloadRate, UploadRate int64
 }
 
 // Store is a server.Authenticator over the users file, the quick users
@@ -74,6 +77,7 @@ type account struct {
 	name, hash, home string
 	perms            server.Perm
 	disabled         bool
+	downRate, upRate int64
 }
 
 // New loads the users file (if any) and hashes the quick users' passwords.
@@ -141,7 +145,8 @@ func (s *Store) Reload() error {
 		if !filepath.IsAbs(home) {
 			home = filepath.Join(dir, home)
 		}
-		m[a.Name] = &account{name: a.Name, hash: a.Password, home: home, perms: perms, disabled: a.Disabled}
+		m[a.Name] = &account{name: a.Name, hash: a.Password, home: home, perms: perms, disabled: a.Disabled,
+			downRate: a.DownloadRate, upRate: a.UploadRate}
 	}
 	s.users.Store(&m)
 	return nil
@@ -165,7 +170,8 @@ func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*ser
 		if err != nil {
 			return nil, err
 		}
-		return &server.User{Name: "anonymous", FS: fsys, Perms: s.anon.Perms, Anonymous: true}, nil
+		return &server.User{Name: "anonymous", FS: fsys, Perms: s.anon.Perms, Anonymous: true,
+			DownloadRate: s.anon.DownloadRate, UploadRate: s.anon.UploadRate}, nil
 	}
 	acct := s.quick[req.User]
 	if acct == nil {
@@ -186,7 +192,8 @@ func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*ser
 	if err != nil {
 		return nil, err
 	}
-	return &server.User{Name: acct.name, FS: fsys, Perms: acct.perms}, nil
+	return &server.User{Name: acct.name, FS: fsys, Perms: acct.perms,
+		DownloadRate: acct.downRate, UploadRate: acct.upRate}, nil
 }
 
 // fs returns the storage rooted at home, opening it on first use.

@@ -48,6 +48,11 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		ShutdownGrace:      time.Duration(c.Timeouts.ShutdownGrace),
 		MaxSessions:        c.Limits.MaxSessions,
 		MaxSessionsPerIP:   c.Limits.MaxPerIP,
+		MaxSessionsPerUser: c.Limits.MaxPerUser,
+		CommandRate:        c.Limits.CommandRate,
+		CommandBurst:       c.Limits.CommandBurst,
+		DownloadRate:       c.Limits.DownloadRate,
+		UploadRate:         c.Limits.UploadRate,
 		MaxLineLength:      c.Limits.MaxLine,
 		FailedLoginDelay:   time.Duration(c.Limits.FailedLoginDelay),
 		MaxLoginAttempts:   c.Limits.MaxLoginAttempts,
@@ -62,6 +67,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 	}
 	if c.cert != nil {
 		v, _ := tlsVersion(c.TLS.MinVersion)
+		sc.TLSReuse, _ = sessionReuse(c.TLS.SessionReuse) // checked by Validate
 		sc.TLS = &tls.Config{Certificates: []tls.Certificate{*c.cert}, MinVersion: v}
 	}
 	if c.Passive.PortMapTo != 0 {
@@ -75,7 +81,8 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 	}
 	if c.Anonymous.Enabled {
 		perms, _ := auth.ParsePerms(c.Anonymous.Permissions) // checked by Validate
-		opts.Anonymous = &auth.Anonymous{Root: c.Path(c.Anonymous.Root), Perms: perms}
+		opts.Anonymous = &auth.Anonymous{Root: c.Path(c.Anonymous.Root), Perms: perms,
+			DownloadRate: c.Anonymous.DownloadRate, UploadRate: c.Anonymous.UploadRate}
 	}
 	store, err := auth.New(opts)
 	if err != nil {

@@ -64,6 +64,10 @@ type TLS struct {
 	RequireForData  bool   `toml:"require_for_data"`
 	// MinVersion is "1.2" or "1.3"; older versions are never offered.
 	MinVersion string `toml:"min_version"`
+	// SessionReuse is whether a protected data connection must resume
+	// the control connection's TLS session: "allow" (log those that do
+	// not), "enforce" (refuse them) or "off".
+	SessionReuse string `toml:"session_reuse"`
 }
 
 // Enabled reports whether a certificate is configured.
@@ -112,8 +116,17 @@ type Timeouts struct {
 
 // Limits is the [limits] section. For the counts, -1 means no limit.
 type Limits struct {
-	MaxSessions      int      `toml:"max_sessions"`
-	MaxPerIP         int      `toml:"max_per_ip"`
+	MaxSessions int `toml:"max_sessions"`
+	MaxPerIP    int `toml:"max_per_ip"`
+	MaxPerUser  int `toml:"max_per_user"` // 0: no limit
+	// CommandRate is commands per second per session, in bursts of
+	// CommandBurst; 0: no limit.
+	CommandRate  float64 `toml:"command_rate"`
+	CommandBurst int     `toml:"command_burst"`
+	// DownloadRate and UploadRate cap the whole server, in bytes per
+	// second; 0: no cap.
+	DownloadRate     int64    `toml:"download_rate"`
+	UploadRate       int64    `toml:"upload_rate"`
 	MaxLine          int      `toml:"max_line"`
 	FailedLoginDelay Duration `toml:"failed_login_delay"`
 	MaxLoginAttempts int      `toml:"max_login_attempts"`
@@ -152,6 +165,10 @@ type Anonymous struct {
 	// Permissions are names from the users file's vocabulary; the
 	// default is read-only: list and download.
 	Permissions []string `toml:"permissions"`
+	// DownloadRate and UploadRate cap all anonymous sessions together,
+	// in bytes per second; 0: no cap.
+	DownloadRate int64 `toml:"download_rate"`
+	UploadRate   int64 `toml:"upload_rate"`
 }
 
 // Log is the [log] section.
@@ -167,7 +184,7 @@ type Log struct {
 func Default() *Config {
 	return &Config{
 		Listen:  []Listen{{Address: "127.0.0.1:2121"}},
-		TLS:     TLS{MinVersion: "1.2"},
+		TLS:     TLS{MinVersion: "1.2", SessionReuse: "allow"},
 		Passive: Passive{Ports: "50000-50100", AddressRefresh: Duration(5 * time.Minute)},
 		Active:  Active{Enabled: true},
 		Timeouts: Timeouts{

@@ -140,6 +140,7 @@ key_file = "key.pem"
 require_for_login = true
 require_for_data = true
 min_version = "1.3"
+session_reuse = "enforce"
 [passive]
 ports = "40000-40009"
 address = "ftp.example.test"
@@ -155,6 +156,11 @@ enabled = false
 idle = "90s"
 [limits]
 max_per_ip = -1
+max_per_user = 2
+command_rate = 5.5
+command_burst = 20
+download_rate = 1000000
+upload_rate = 500000
 ban_after = -1
 ban_window = "1m"
 ban_for = "1h"
@@ -164,6 +170,7 @@ file = "users.toml"
 enabled = true
 root = "pub"
 permissions = ["list"]
+download_rate = 1000
 [log]
 format = "json"
 level = "debug"
@@ -186,6 +193,13 @@ level = "debug"
 	}
 	if s.Ban != (server.BanPolicy{After: -1, Window: time.Minute, For: time.Hour}) {
 		t.Errorf("ban %+v", s.Ban)
+	}
+	if s.TLSReuse != server.TLSReuseEnforce || s.MaxSessionsPerUser != 2 || s.CommandRate != 5.5 ||
+		s.CommandBurst != 20 || s.DownloadRate != 1000000 || s.UploadRate != 500000 {
+		t.Errorf("limits %+v", s)
+	}
+	if u, err := b.Store.Authenticate(t.Context(), server.LoginRequest{User: "anonymous"}); err != nil || u.DownloadRate != 1000 {
+		t.Errorf("anonymous user %+v, %v", u, err)
 	}
 	if s.IdleTimeout != 90*time.Second || s.MaxSessionsPerIP != -1 {
 		t.Errorf("idle %v per ip %d", s.IdleTimeout, s.MaxSessionsPerIP)
@@ -267,6 +281,10 @@ func TestErrors(t *testing.T) {
 		{"max line", base + "[limits]\nmax_line = 10\n", "limits.max_line: 10 out of"},
 		{"ban after", base + "[limits]\nban_after = -3\n", "limits.ban_after: -3"},
 		{"ban for", base + "[limits]\nban_for = \"-1m\"\n", "limits.ban_for: negative"},
+		{"session reuse", base + "[tls]\nsession_reuse = \"maybe\"\n", "tls.session_reuse: \"maybe\""},
+		{"command rate", base + "[limits]\ncommand_rate = -1.0\n", "limits.command_rate: negative"},
+		{"download rate", base + "[limits]\ndownload_rate = -1\n", "limits.download_rate: negative"},
+		{"anonymous rate", base + "[anonymous]\nupload_rate = -1\n", "anonymous.upload_rate: negative"},
 		{"max sessions", base + "[limits]\nmax_sessions = -2\n", "limits.max_sessions: -2"},
 		{"users file missing", "[users]\nfile = \"nope.toml\"\n", "users.file: stat"},
 		{"anonymous without root", "[anonymous]\nenabled = true\n", "anonymous.root: required"},

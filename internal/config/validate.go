@@ -117,9 +117,27 @@ func (c *Config) Validate(ctx context.Context) error {
 		{"limits.max_per_ip", c.Limits.MaxPerIP},
 		{"limits.max_login_attempts", c.Limits.MaxLoginAttempts},
 		{"limits.ban_after", c.Limits.BanAfter},
+		{"limits.max_per_user", c.Limits.MaxPerUser},
+		{"limits.command_burst", c.Limits.CommandBurst},
 	} {
 		if n.v < -1 {
 			bad(n.key, "%d: use a count, 0 for the default or -1 for none", n.v)
+		}
+	}
+	if c.Limits.CommandRate < 0 {
+		bad("limits.command_rate", "negative rate %g", c.Limits.CommandRate)
+	}
+	for _, r := range []struct {
+		key string
+		v   int64
+	}{
+		{"limits.download_rate", c.Limits.DownloadRate},
+		{"limits.upload_rate", c.Limits.UploadRate},
+		{"anonymous.download_rate", c.Anonymous.DownloadRate},
+		{"anonymous.upload_rate", c.Anonymous.UploadRate},
+	} {
+		if r.v < 0 {
+			bad(r.key, "negative rate %d", r.v)
 		}
 	}
 	if m := c.Limits.MaxLine; m != 0 && (m < minMaxLine || m > maxMaxLine) {
@@ -197,6 +215,9 @@ func (c *Config) validateTLS() []error {
 	if _, err := tlsVersion(t.MinVersion); err != nil {
 		errs = append(errs, fmt.Errorf("tls.min_version: %w", err))
 	}
+	if _, err := sessionReuse(t.SessionReuse); err != nil {
+		errs = append(errs, fmt.Errorf("tls.session_reuse: %w", err))
+	}
 	return errs
 }
 
@@ -208,6 +229,18 @@ func tlsVersion(s string) (uint16, error) {
 		return tls.VersionTLS13, nil
 	}
 	return 0, fmt.Errorf("%q is not 1.2 or 1.3", s)
+}
+
+func sessionReuse(s string) (server.TLSReuse, error) {
+	switch s {
+	case "", "allow":
+		return server.TLSReuseAllow, nil
+	case "enforce":
+		return server.TLSReuseEnforce, nil
+	case "off":
+		return server.TLSReuseOff, nil
+	}
+	return 0, fmt.Errorf("%q is not allow, enforce or off", s)
 }
 
 // resolve returns host as an IPv4 address, looking it up if it is a name.
