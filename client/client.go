@@ -60,6 +60,16 @@ const (
 	Note                      // something the client decided, e.g. a PASV address override
 )
 
+func (d Direction) String() string {
+	switch d {
+	case Sent:
+		return "sent"
+	case Received:
+		return "received"
+	}
+	return "note"
+}
+
 // Conn is a client connection to an FTP server.
 type Conn struct {
 	cfg  config
@@ -190,6 +200,15 @@ func (c *Conn) readFeatures(ctx context.Context) {
 	}
 }
 
+// TLSState returns the control connection's TLS state, and false if
+// the session is not secured.
+func (c *Conn) TLSState() (tls.ConnectionState, bool) {
+	if tc, ok := c.conn.(*tls.Conn); ok {
+		return tc.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
+}
+
 // Features returns the server's FEAT reply as feature name (upper case)
 // to parameters, e.g. "MLST" -> "type*;size*;modify*;". It is read once
 // when the connection starts; the map must not be modified.
@@ -312,8 +331,18 @@ func (c *Conn) deadline(ctx context.Context) func() {
 		d = cd
 	}
 	c.conn.SetDeadline(d)
-	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
-	return func() { stop() }
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		c.conn.SetDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		// If the interrupt already began, let it finish: a late one
+		// would cut the next operation, which may run under another ctx.
+		if !stop() {
+			<-fired
+		}
+	}
 }
 
 // readReply reads one complete reply (RFC 959 4.2): "xyz text", or

@@ -677,3 +677,28 @@ func TestUploadReadErrorAborts(t *testing.T) {
 		t.Fatalf("commands: %s", got)
 	}
 }
+
+func TestContextInterruptsReply(t *testing.T) {
+	got := make(chan struct{})
+	addr, _ := fake(t, func(s *session, cmd ftp.Command) bool {
+		if cmd.Verb != "NOOP" {
+			return false
+		}
+		close(got) // and never reply
+		return true
+	})
+	c := dialFake(t, addr)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		<-got
+		cancel()
+	}()
+	err := c.Noop(ctx)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrConnection) {
+		t.Fatalf("Noop = %v, want ErrConnection wrapping context.Canceled", err)
+	}
+	// The reply may still arrive later; the session refuses to guess.
+	if err := c.Noop(t.Context()); !errors.Is(err, ErrConnection) {
+		t.Fatalf("Noop after an interrupted reply = %v", err)
+	}
+}

@@ -335,6 +335,9 @@ func checkTransfers(t *testing.T, p *peertest.Peer, data []byte, cmd string, opt
 	t.Helper()
 	ctx := testCtx(t)
 	c := login(t, p, opts...)
+	if st, ok := c.TLSState(); ok != p.TLS || ok && st.Version == 0 {
+		t.Fatalf("TLSState = %v, %v; peer TLS %v", st.Version, ok, p.TLS)
+	}
 	var buf bytes.Buffer
 	if _, err := c.Retrieve(ctx, "f.bin", 0, &buf); err != nil {
 		t.Fatalf("Retrieve: %v (last data connection %+v)", err, c.LastData())
