@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/ferry-ftp/ferry/client"
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// Exit codes of the client commands, besides exitOK, exitFailure (any
+// other runtime failure) and exitUsage.
+const (
+	exitConnection = 3 // the server could not be reached, TLS failed, or the login was refused
+	exitTransfer   = 4 // a transfer failed (including a remote file that does not exist)
+	exitVerify     = 5 // a transferred file does not match the server's size or hash
+)
+
+// exitCodesHelp documents the exit codes in the help of client commands.
+const exitCodesHelp = "Exit codes: 0 ok, 1 other failure, 2 usage, 3 connection or login, 4 transfer, 5 verification."
+
+// clientExit maps an error of a client command to its exit code.
+func clientExit(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, new(usageError)):
+		return exitUsage
+	case errors.Is(err, client.ErrVerification):
+		return exitVerify
+	case errors.Is(err, client.ErrLogin), errors.Is(err, client.ErrConnection):
+		return exitConnection
+	case errors.Is(err, client.ErrTransfer), errors.Is(err, client.ErrAborted):
+		return exitTransfer
+	}
+	return exitFailure
+}
+
+// hint suggests what to do about err, or "".
+func hint(err error, mode client.Mode) string {
+	var rep *ftp.Reply
+	if errors.As(err, &rep) {
+		switch rep.Code {
+		case 530:
+			if errors.Is(err, client.ErrLogin) {
+				return "check the user name and password (--user, the URL, or ~/.netrc)"
+			}
+			return "the server wants a login, or TLS first: try --tls"
+		case 425:
+			if mode == client.ModeActive {
+				return "the server could not connect back to this machine; a firewall or NAT may block active mode: try --mode passive, --active-address, or ferry doctor URL"
+			}
+			return "the server's passive ports may be blocked by a firewall; try --mode active or ferry doctor URL"
+		case 426:
+			return "the data connection broke; try again, with -c to resume"
+		case 534, 522:
+			return "the server refuses this TLS setup; check --tls or an ftps:// URL"
+		case 550:
+			return "the file or directory does not exist, or you may not access it"
+		case 552, 452:
+			return "the server is out of space or over a quota"
+		case 553:
+			return "the server refuses this file name, or you may not write here"
+		}
+		return ""
+	}
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var cerr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &uerr), errors.As(err, &herr), errors.As(err, &cerr):
+		return "the server's certificate is not trusted: pass --ca-file FILE, or --insecure if you know why"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing listens there: check the host and port (ftps:// uses 990, ftp:// 21)"
+	case errors.Is(err, client.ErrTransfer) && isTimeout(err):
+		if mode == client.ModePassive {
+			return "the data connection timed out: a firewall may block the passive ports; try --mode active or ferry doctor URL"
+		}
+		return "the data connection timed out: a firewall may block it; try another --mode or ferry doctor URL"
+	}
+	return ""
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// finish ends a client command: an error whose exit code is neither 1
+// nor 2 is printed here, with its hint, and the command exits through
+// kong's Exit hook, since Run only knows codes 1 and 2; other errors go
+// back to Run, with the hint printed first.
+func finish(k *kong.Context, env *Env, mode client.Mode, err error) error {
+	if err == nil {
+		return nil
+	}
+	h := hint(err, mode)
+	code := clientExit(err)
+	if code == exitFailure || code == exitUsage {
+		if h != "" {
+			return fmt.Errorf("%w\nhint: %s", err, h)
+		}
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "ferry: %v\n", err)
+	if h != "" {
+		fmt.Fprintf(env.Stderr, "hint: %s\n", h)
+	}
+	k.Exit(code)
+	return err // not reached when Exit unwinds, as run's and os.Exit do
+}
