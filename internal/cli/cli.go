@@ -19,6 +19,14 @@ type CLI struct {
 	Serve    ServeCmd    `cmd:"" help:"Serve a directory, or what --config says, over FTP."`
 	User     UserCmd     `cmd:"" help:"Manage the accounts of a users file."`
 	Firewall FirewallCmd `cmd:"" help:"Print the host-firewall rules (nftables, iptables, ufw, firewalld) the configuration needs."`
+	Ls       LsCmd       `cmd:"" help:"List a remote directory."`
+	Get      GetCmd      `cmd:"" help:"Download files, or trees with -r."`
+	Put      PutCmd      `cmd:"" help:"Upload files, or trees with -r."`
+	Mirror   MirrorCmd   `cmd:"" help:"Make a directory a copy of another, one local and one remote, transferring only changed files."`
+	Rm       RmCmd       `cmd:"" help:"Remove remote files, or trees with -r."`
+	Mkdir    MkdirCmd    `cmd:"" help:"Create remote directories."`
+	Mv       MvCmd       `cmd:"" help:"Rename a remote file or directory."`
+	Cat      CatCmd      `cmd:"" help:"Write remote files to stdout."`
 }
 
 // Env is what a command uses besides its flags: the standard streams,
