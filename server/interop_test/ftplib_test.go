@@ -31,11 +31,8 @@ func TestFtplib(t *testing.T) {
 			"feat_opts_help_syst_stat_noop", "abor_during_retr", "active_mode", "quit_",
 			"anonymous_read_only", "bad_login"}},
 		{"epsvall", false, []string{"epsv_all"}},
-		// SERVER BUG: ftplib's FTP_TLS starts the data connection's TLS
-		// handshake only after the 150 reply, and ferry sends 150 only
-		// after that handshake: each PROT P transfer waits for
-		// DataConnectTimeout and fails with 425. See
-		// TestTLSDataHandshakeAfter150.
+		// ftplib's FTP_TLS starts the data TLS handshake only after the
+		// 150 reply (see TestTLSDataHandshakeAfter150).
 		{"tls", true, []string{"prot_p_transfers", "prot_c_transfers", "quit_tls"}},
 	} {
 		t.Run(tc.suite, func(t *testing.T) {

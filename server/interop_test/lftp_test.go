@@ -37,11 +37,9 @@ func lftp(t *testing.T, e *ftpEnv, dir string, settings []string, cmds ...string
 // plain and with TLS, and compares every file's checksum.
 func TestLftpMirror(t *testing.T) {
 	testenv.Tool(t, "lftp")
-	// SERVER BUG (TLS cases): ferry finishes the data connection's TLS
-	// handshake before it sends 150, but lftp (GnuTLS) starts the
-	// handshake only after the 150 arrives, so each protected transfer
-	// stalls until lftp gives up waiting, and a mirror of ~50 files runs
-	// out of time. See TestTLSDataHandshakeAfter150.
+	// The TLS cases also need the server to send 150 before the data
+	// connection's TLS handshake: lftp (GnuTLS) starts the handshake only
+	// once 150 has arrived (TestTLSDataHandshakeAfter150).
 	for _, tc := range []struct {
 		name     string
 		tls      bool
@@ -106,9 +104,8 @@ func TestLftpSingleFiles(t *testing.T) {
 // ProFTPD and Pure-FTPd do). A client that waits for 150 before its
 // ClientHello would otherwise wait for the server, and the server for it.
 //
-// SERVER BUG: fails until runTransfer sends 150 before connectData's TLS
-// handshake (server/cmd_data.go connectData, server/cmd_transfer.go
-// runTransfer).
+// This failed before commit 31a1c71; lftp, ftplib and jlaffaye/ftp then
+// stalled on every PROT P transfer.
 func TestTLSDataHandshakeAfter150(t *testing.T) {
 	e := startServer(t, options{tls: true})
 	writeFile(t, filepath.Join(e.root, "f"), []byte("protected"))
