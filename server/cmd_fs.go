@@ -92,9 +92,14 @@ func (s *session) cmdDELE(arg string) error {
 		return err
 	}
 	vpath, name := s.resolve(arg)
+	var fi fs.FileInfo
+	if s.ustate != nil && s.ustate.quota != nil {
+		fi, _ = s.user.FS.Stat(s.ctx, name) // for the quota, after the remove
+	}
 	if err := s.user.FS.Remove(s.ctx, name); err != nil {
 		return err
 	}
+	s.releaseFile(fi)
 	s.log.Info("delete", "path", vpath)
 	return reply(ftp.CodeFileActionOK, "File deleted.")
 }
@@ -128,7 +133,8 @@ func (s *session) cmdRNTO(arg string) error {
 		return reply(ftp.CodeBadFileName, "File name not allowed.")
 	}
 	// Replacing an existing file is an overwrite and needs that right too.
-	if _, err := s.user.FS.Stat(s.ctx, toName); err == nil {
+	replaced, err := s.user.FS.Stat(s.ctx, toName)
+	if err == nil {
 		if err := s.need(PermOverwrite); err != nil {
 			return err
 		}
@@ -137,6 +143,7 @@ func (s *session) cmdRNTO(arg string) error {
 	if err := s.user.FS.Rename(s.ctx, fromName, toName); err != nil {
 		return err
 	}
+	s.releaseFile(replaced)
 	s.log.Info("rename", "from", from, "to", to)
 	return reply(ftp.CodeFileActionOK, "Rename successful.")
 }

@@ -163,6 +163,19 @@ func (s *session) cmdRETR(arg string) error {
 func (s *session) cmdSTOR(arg string) error { return s.store("STOR", arg, false) }
 func (s *session) cmdAPPE(arg string) error { return s.store("APPE", arg, true) }
 
+// upload is an upload in progress: where the bytes go and how they
+// become visible.
+type upload struct {
+	wf       storage.WriteFile
+	tmp      string      // the name being written
+	final    string      // the name it gets; == tmp unless atomic
+	atomic   bool        // rename tmp to final on success, remove it on failure
+	replaced fs.FileInfo // the file an atomic upload replaces, if any
+	q        *quotaUsage // the user's quota, or nil
+	counted  bool        // a file was counted against q for this upload
+	opening  string      // the 150 reply's text
+}
+
 // store implements STOR and APPE.
 func (s *session) store(verb, arg string, appendMode bool) error {
 	offset := s.takeRest()
@@ -170,24 +183,26 @@ func (s *session) store(verb, arg string, appendMode bool) error {
 	if name == "." {
 		return reply(ftp.CodeBadFileName, "File name not allowed.")
 	}
-	exists := false
-	if fi, err := s.user.FS.Stat(s.ctx, name); err == nil {
-		if fi.IsDir() {
+	old, err := s.user.FS.Stat(s.ctx, name)
+	switch {
+	case err == nil:
+		if old.IsDir() {
 			return reply(ftp.CodeFileActionDenied, "Is a directory.")
 		}
-		if offset > fi.Size() {
+		if offset > old.Size() {
 			return reply(ftp.CodeInvalidRestart, "Restart offset beyond end of file.")
 		}
-		exists = true
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	case !errors.Is(err, fs.ErrNotExist):
 		return err
-	} else if offset > 0 {
+	case offset > 0:
 		return reply(ftp.CodeInvalidRestart, "Restart offset beyond end of file.")
+	default:
+		old = nil
 	}
 	if err := s.need(PermUpload); err != nil {
 		return err
 	}
-	if exists {
+	if old != nil {
 		if err := s.need(PermOverwrite); err != nil {
 			return err
 		}
@@ -195,71 +210,125 @@ func (s *session) store(verb, arg string, appendMode bool) error {
 	if strings.HasPrefix(path.Base(vpath), atomicPrefix) {
 		return reply(ftp.CodeBadFileName, "File name not allowed.")
 	}
+	up := upload{tmp: name, final: name, opening: "Ok to send data."}
 	opts := storage.CreateOptions{Offset: offset, Append: appendMode}
-	target := name
-	atomic := s.srv.cfg.AtomicUploads && !appendMode && offset == 0
-	if atomic {
+	if s.srv.cfg.AtomicUploads && !appendMode && offset == 0 {
 		// Readers must never see a partial file: write a hidden
 		// temporary beside the target and rename it on success.
-		target = path.Join(path.Dir(name), atomicPrefix+randomToken())
+		up.atomic, up.replaced = true, old
+		up.tmp = path.Join(path.Dir(name), atomicPrefix+randomToken())
 		opts.Exclusive = true
 	}
-	wf, err := s.user.FS.Create(s.ctx, target, opts)
-	if err != nil {
+	if up.q, err = s.quotaFor(s.ctx); err != nil {
 		return err
 	}
+	if up.q != nil {
+		// A new name (or an atomic temporary) is one more file.
+		if old == nil || up.atomic {
+			if err := up.q.addFile(); err != nil {
+				return err
+			}
+			up.counted = true
+		}
+	}
+	if up.wf, err = s.user.FS.Create(s.ctx, up.tmp, opts); err != nil {
+		up.releaseNew()
+		return err
+	}
+	if up.q != nil {
+		if old != nil && !appendMode {
+			// STOR truncates at the offset, or an atomic upload replaces
+			// the file: what was beyond the offset is freed now (and
+			// charged back if an atomic upload fails).
+			up.q.release(old.Size()-offset, 0)
+		}
+		up.wf = &quotaWriter{WriteFile: up.wf, q: up.q}
+	}
+	return s.startUpload(verb, vpath, up)
+}
+
+// releaseNew gives back the file count taken for an upload that never started.
+func (up *upload) releaseNew() {
+	if up.counted {
+		up.q.release(0, 1)
+	}
+}
+
+// startUpload takes the data connection and runs the upload.
+func (s *session) startUpload(verb, vpath string, up upload) error {
 	d, err := s.takeData()
 	if err != nil {
-		_ = wf.Abort()
-		if atomic {
-			_ = s.user.FS.Remove(context.WithoutCancel(s.ctx), target)
-		}
+		s.discard(context.WithoutCancel(s.ctx), up)
 		return err
 	}
-	s.startTransfer(func(ctx context.Context, t *transfer) {
-		s.receive(ctx, t, xferRecord{verb: verb, upload: true, vpath: vpath, data: d, tls: s.protP},
-			wf, target, name, atomic, "Ok to send data.")
-	})
+	rec := xferRecord{verb: verb, upload: true, vpath: vpath, data: d, tls: s.protP}
+	s.startTransfer(func(ctx context.Context, t *transfer) { s.receive(ctx, t, rec, up) })
 	return nil
+}
+
+// discard ends a failed upload: an atomic temporary is removed and its
+// bytes and file given back; otherwise the partial file stays for a later
+// REST to resume, as vsftpd and ProFTPD keep it.
+func (s *session) discard(ctx context.Context, up upload) {
+	_ = up.wf.Abort()
+	if !up.atomic {
+		return
+	}
+	_ = s.user.FS.Remove(ctx, up.tmp)
+	up.uncharge()
+}
+
+// uncharge undoes a failed atomic upload's quota accounting: the
+// temporary's bytes and file go, the file it would have replaced stays.
+func (up *upload) uncharge() {
+	qw, ok := up.wf.(*quotaWriter)
+	if !ok {
+		return
+	}
+	up.q.release(qw.written, 1)
+	if up.replaced != nil {
+		up.q.charge(up.replaced.Size())
+	}
 }
 
 // receive runs an upload and then makes it visible (atomic mode) or
 // discards it on failure.
-func (s *session) receive(ctx context.Context, t *transfer, rec xferRecord, wf storage.WriteFile,
-	tmp, final string, atomic bool, opening string) {
+func (s *session) receive(ctx context.Context, t *transfer, rec xferRecord, up upload) {
 	defer rec.data.close()
 	fsys := s.user.FS
 	ascii, stall := !s.binary, s.srv.cfg.DataStallTimeout
-	committed := false
+	closed := false
 	// Cleanup must run even when ctx is cancelled by ABOR.
 	bg := context.WithoutCancel(ctx)
-	_, _ = s.runTransfer(ctx, t, rec, opening, func(conn net.Conn) (int64, error) {
-		n, err := receiveData(conn, wf, ascii, stall)
+	_, err := s.runTransfer(ctx, t, rec, up.opening, func(conn net.Conn) (int64, error) {
+		n, err := receiveData(conn, up.wf, ascii, stall)
 		if err != nil || s.isAborted(t) {
 			return n, err
 		}
 		// The file is stored only once Close succeeds (a full disk may
 		// show up only here); the 226 waits for it.
-		committed = true
-		if err := wf.Close(); err != nil {
-			if atomic {
-				_ = fsys.Remove(bg, tmp)
-			}
+		closed = true
+		if err := up.wf.Close(); err != nil {
 			return n, err
 		}
-		if atomic {
-			if err := fsys.Rename(bg, tmp, final); err != nil {
-				_ = fsys.Remove(bg, tmp)
+		if up.atomic {
+			if err := fsys.Rename(bg, up.tmp, up.final); err != nil {
 				return n, err
+			}
+			if up.q != nil && up.replaced != nil {
+				up.q.release(0, 1) // the replaced file's bytes went at the start
 			}
 		}
 		return n, nil
 	})
-	if !committed {
-		_ = wf.Abort()
-		if atomic {
-			_ = fsys.Remove(bg, tmp)
-		}
+	switch {
+	case err == nil:
+	case !closed:
+		s.discard(bg, up)
+	case up.atomic:
+		// Closed but not renamed: the temporary must still go.
+		_ = fsys.Remove(bg, up.tmp)
+		up.uncharge()
 	}
 }
 
@@ -274,11 +343,19 @@ func (s *session) cmdSTOU(arg string) error {
 	if base == "" {
 		base = "ferry"
 	}
+	q, err := s.quotaFor(s.ctx)
+	if err != nil {
+		return err
+	}
+	if q != nil {
+		if err := q.addFile(); err != nil {
+			return err
+		}
+	}
 	var (
 		wf    storage.WriteFile
 		name  string
 		vpath string
-		err   error
 	)
 	for i := 0; i < 10; i++ {
 		vpath, name = s.resolve(base + "." + randomToken()[:8])
@@ -288,19 +365,15 @@ func (s *session) cmdSTOU(arg string) error {
 		}
 	}
 	if err != nil {
+		if q != nil {
+			q.release(0, 1)
+		}
 		return err
 	}
-	d, err := s.takeData()
-	if err != nil {
-		_ = wf.Abort()
-		_ = s.user.FS.Remove(s.ctx, name)
-		return err
+	if q != nil {
+		wf = &quotaWriter{WriteFile: wf, q: q}
 	}
-	s.startTransfer(func(ctx context.Context, t *transfer) {
-		s.receive(ctx, t, xferRecord{verb: "STOU", upload: true, vpath: vpath, data: d, tls: s.protP},
-			wf, name, name, false, "FILE: "+path.Base(vpath))
-	})
-	return nil
+	return s.startUpload("STOU", vpath, upload{wf: wf, tmp: name, final: name, q: q, counted: q != nil, opening: "FILE: " + path.Base(vpath)})
 }
 
 func randomToken() string {

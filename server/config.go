@@ -158,6 +158,8 @@ type User struct {
 	// DownloadRate and UploadRate cap this user's transfers in bytes per
 	// second, shared by all of the user's sessions; 0: no cap.
 	DownloadRate, UploadRate int64
+	// Quota caps the bytes and files the user may store; zero: none.
+	Quota Quota
 }
 
 // Perm is a set of permissions granted to a user.

@@ -28,6 +28,7 @@ type userState struct {
 	down, up *rate.Limiter
 	downBPS  int64
 	upBPS    int64
+	quota    *quotaUsage // nil: the user has no quota
 }
 
 // userLogin counts a session for u and returns the user's shared state,
@@ -53,6 +54,11 @@ func (s *Server) userLogin(u *User) (*userState, bool) {
 	}
 	if st.up == nil || st.upBPS != u.UploadRate {
 		st.up, st.upBPS = newByteLimiter(u.UploadRate), u.UploadRate
+	}
+	if !u.Quota.enabled() {
+		st.quota = nil
+	} else if st.quota == nil || st.quota.limit != u.Quota {
+		st.quota = &quotaUsage{limit: u.Quota}
 	}
 	st.sessions++
 	return st, true
