@@ -143,6 +143,7 @@ func helperProbe(ctx context.Context, args []string, res *result) error {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	addr := fs.String("addr", "", "host:port")
 	timeout := fs.Duration("timeout", 3*time.Second, "connect and read timeout")
+	announce := fs.Bool("announce", false, "print a result line as soon as the connection is open")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -155,6 +156,9 @@ func helperProbe(ctx context.Context, args []string, res *result) error {
 	}
 	defer conn.Close()
 	res.Connected = true
+	if *announce {
+		json.NewEncoder(os.Stdout).Encode(result{Connected: true})
+	}
 	conn.SetReadDeadline(time.Now().Add(*timeout))
 	n, err := io.Copy(io.Discard, conn)
 	res.Bytes = n
