@@ -318,3 +318,38 @@ func equalSpec(a, b Spec) bool {
 		a.PassiveAdvertised == b.PassiveAdvertised && a.Active == b.Active &&
 		a.ActiveFromPort20 == b.ActiveFromPort20 && a.ActiveAnyPeer == b.ActiveAnyPeer && len(a.Allow) == len(b.Allow)
 }
+
+// TestUFWScriptDryRun runs every ufw script with ufw replaced by
+// `ufw --dry-run`, which parses each rule and changes nothing. ufw is not
+// among the test dependencies yet, so a missing ufw skips even in CI.
+func TestUFWScriptDryRun(t *testing.T) {
+	ufw, err := exec.LookPath("ufw")
+	if err != nil {
+		t.Skip("ufw not installed")
+	}
+	testenv.Root(t)
+	shim := t.TempDir()
+	wrapper := "#!/bin/sh\nexec " + ufw + " --dry-run \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(shim, "ufw"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			script := filepath.Join(t.TempDir(), "rules.sh")
+			if err := os.WriteFile(script, write(t, c.spec, UFW), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "sh", script)
+			cmd.Env = append(os.Environ(), "PATH="+shim+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if n, want := strings.Count(string(out), "Rules updated"), strings.Count(string(write(t, c.spec, UFW)), "\nufw "); n < want {
+				t.Errorf("ufw updated rules %d times for %d commands:\n%s", n, want, out)
+			}
+		})
+	}
+}
