@@ -702,3 +702,29 @@ func TestContextInterruptsReply(t *testing.T) {
 		t.Fatalf("Noop after an interrupted reply = %v", err)
 	}
 }
+
+func FuzzParseReply(f *testing.F) {
+	for _, seed := range []string{
+		"220 ready\r\n",
+		"211-Features:\r\n MLST size*;\r\n211 End\r\n",
+		"211-a\r\n123 other\r\n211-b\r\n211 end\r\n",
+		"200\r\n",
+		"2000 x\r\n",
+		"150-FILE: x\n150 ok\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := &Conn{r: bufio.NewReaderSize(bytes.NewReader(b), 4096)}
+		rep, err := c.parseReply()
+		if err != nil {
+			return
+		}
+		if rep.Code < 100 || rep.Code > 599 {
+			t.Fatalf("code %d accepted", rep.Code)
+		}
+		if len(rep.Msg) > maxLineLen {
+			t.Fatalf("line of %d bytes accepted", len(rep.Msg))
+		}
+	})
+}

@@ -145,9 +145,6 @@ func Vsftpd(t testing.TB, opts Options) *Peer {
 		kv("require_ssl_reuse", "YES")
 		kv("force_local_logins_ssl", "YES")
 		kv("force_local_data_ssl", "YES")
-		kv("force_anon_logins_ssl", "YES")
-		kv("force_anon_data_ssl", "YES")
-		kv("allow_anon_ssl", "YES")
 		kv("ssl_ciphers", "HIGH")
 		if opts.ImplicitTLS {
 			kv("implicit_ssl", "YES")
