@@ -227,6 +227,53 @@ def suite_plain():
         refused(["500"], "unknown command", f.sendcmd, "XYZZY")
 
     @check
+    def rfc959_parameters_and_aliases():
+        eq(f.sendcmd("ALLO 1000")[:3], "202", "ALLO")
+        eq(f.sendcmd("ACCT x")[:3], "202", "ACCT after login")
+        eq(f.sendcmd("STRU F")[:3], "200", "STRU F")
+        refused(["504"], "STRU R", f.sendcmd, "STRU R")
+        eq(f.sendcmd("MODE S")[:3], "200", "MODE S")
+        refused(["504"], "MODE B", f.sendcmd, "MODE B")
+        eq(f.sendcmd("TYPE L 8")[:3], "200", "TYPE L 8")
+        refused(["504"], "TYPE E", f.sendcmd, "TYPE E")
+        refused(["501", "504"], "TYPE X", f.sendcmd, "TYPE X")
+        eq(f.sendcmd("TYPE I")[:3], "200", "TYPE I")
+        refused(["501"], "RETR without a name", f.sendcmd, "RETR")
+        eq(f.sendcmd("XMKD x")[:3], "257", "XMKD")
+        eq(f.sendcmd("XCWD x")[:3], "250", "XCWD")
+        eq(ftplib.parse257(f.sendcmd("XPWD")), "/x", "XPWD")
+        eq(f.sendcmd("XCUP")[:3], "250", "XCUP")
+        eq(f.sendcmd("XRMD x")[:3], "250", "XRMD")
+        refused(["550"], "RMD of a missing directory", f.sendcmd, "RMD x")
+        refused(["550"], "RETR of a directory", retr, f, "RETR /")
+
+    @check
+    def rfc3659_and_site():
+        put_disk("meta.txt", b"0123456789")
+        mlst = f.sendcmd("MLST meta.txt")
+        eq(mlst[:4], "250-", "MLST")
+        facts = mlst.splitlines()[1].strip()
+        assert "type=file;" in facts and "size=10;" in facts and facts.endswith((" meta.txt", " /meta.txt")), facts  # RFC 3659 7.3: as given, or absolute
+        eq(f.sendcmd("MFMT 20200102030405 meta.txt")[:3], "213", "MFMT")
+        eq(f.sendcmd("MDTM meta.txt"), "213 20200102030405", "MDTM after MFMT")
+        eq(int(os.stat(os.path.join(ROOT, "meta.txt")).st_mtime), 1577934245, "mtime on disk")
+        eq(f.sendcmd("SITE CHMOD 600 meta.txt")[:3], "200", "SITE CHMOD")
+        eq(os.stat(os.path.join(ROOT, "meta.txt")).st_mode & 0o777, 0o600, "mode on disk")
+        eq(f.sendcmd("SITE HELP")[:3], "214", "SITE HELP")
+        h = f.sendcmd("HASH meta.txt")
+        eq(h[:4], "213 ", "HASH")
+        assert hashlib.sha256(b"0123456789").hexdigest() in h.lower(), h
+        eq(f.sendcmd("RANG 2 5")[:3], "350", "RANG")
+        assert hashlib.sha256(b"2345").hexdigest() in f.sendcmd("HASH meta.txt").lower(), "HASH of a range"
+
+    @check
+    def rein_logs_out():
+        eq(f.sendcmd("REIN")[:3], "220", "REIN")
+        refused(["530"], "PWD after REIN", f.sendcmd, "PWD")
+        eq(f.login(USER, PASSWORD)[:3], "230", "login after REIN")
+        eq(f.pwd(), "/", "pwd after REIN")
+
+    @check
     def abor_during_retr():
         size = 256 << 20
         with open(os.path.join(ROOT, "huge.bin"), "wb") as h:
