@@ -1,0 +1,256 @@
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/netip"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/peertest"
+	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/storage/local"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// anonAuth lets anonymous log in read-only at root.
+type anonAuth struct{ root string }
+
+func (a anonAuth) Authenticate(_ context.Context, req server.LoginRequest) (*server.User, error) {
+	if req.User != "anonymous" && req.User != "ftp" {
+		return nil, server.ErrBadLogin
+	}
+	fsys, err := local.New(a.root)
+	if err != nil {
+		return nil, err
+	}
+	return &server.User{Name: req.User, FS: fsys, Perms: server.PermReadOnly, Anonymous: true}, nil
+}
+
+// listed are the files every test root holds: a listing in each mode
+// must return exactly these.
+var listed = []string{"a.txt", "b.txt"}
+
+// startServer runs our server on 127.0.0.1:0 with a root holding the
+// listed files and a free passive range; mutate adjusts the config.
+func startServer(t *testing.T, mutate func(*server.Config)) (host string, port int) {
+	t.Helper()
+	root := t.TempDir()
+	for _, n := range listed {
+		if err := os.WriteFile(filepath.Join(root, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lo, hi := peertest.FreePortRange(t, 8)
+	cfg := server.Config{
+		Auth:         anonAuth{root: root},
+		PassivePorts: server.PortRange{Min: uint16(lo), Max: uint16(hi)},
+		Logger:       slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("Serve returned %v", err)
+		}
+	})
+	ap := netip.MustParseAddrPort(l.Addr().String())
+	return ap.Addr().String(), int(ap.Port())
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// testTLS returns a server config with a fresh self-signed certificate
+// for 127.0.0.1 and a pool that trusts it.
+func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "doctor test"},
+		Issuer:       pkix.Name{CommonName: "doctor test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(90 * 24 * time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}
+
+// fakeServer is a scripted FTP server for what ours will not do: it
+// accepts EPRT and PORT but never connects back, as if a firewall on the
+// client's side dropped the connection. Passive modes work.
+type fakeServer struct {
+	t     *testing.T
+	ln    net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func startFake(t *testing.T) (host string, port int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeServer{t: t, ln: ln, conns: map[net.Conn]bool{}}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.conns[c] = true
+			f.mu.Unlock()
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				defer c.Close()
+				f.session(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		f.mu.Lock()
+		for c := range f.conns {
+			c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+	})
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	return ap.Addr().String(), int(ap.Port())
+}
+
+func (f *fakeServer) session(c net.Conn) {
+	r := textproto.NewReader(bufio.NewReader(c))
+	say := func(s string) { fmt.Fprintf(c, "%s\r\n", s) }
+	var pasv net.Listener
+	defer func() {
+		if pasv != nil {
+			pasv.Close()
+		}
+	}()
+	say("220 fake ready")
+	for {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		line, err := r.ReadLine()
+		if err != nil {
+			return
+		}
+		verb, _, _ := strings.Cut(line, " ")
+		switch strings.ToUpper(verb) {
+		case "USER":
+			say("331 password please")
+		case "PASS":
+			say("230 logged in")
+		case "FEAT":
+			say("211-Features:\r\n EPSV\r\n EPRT\r\n211 End")
+		case "TYPE":
+			say("200 ok")
+		case "EPSV", "PASV":
+			if pasv != nil {
+				pasv.Close()
+			}
+			if pasv, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				say("425 cannot listen")
+				continue
+			}
+			ap := netip.MustParseAddrPort(pasv.Addr().String())
+			if strings.EqualFold(verb, "EPSV") {
+				say("229 " + ftp.FormatEPSVReply(ap.Port()))
+			} else {
+				hp, _ := ftp.FormatHostPort(ap)
+				say("227 Entering Passive Mode (" + hp + ").")
+			}
+		case "EPRT", "PORT":
+			// Accepted, and never connected to: the client waits.
+			if pasv != nil {
+				pasv.Close()
+				pasv = nil
+			}
+			say("200 ok")
+		case "LIST", "MLSD", "NLST":
+			if pasv == nil {
+				say("150 opening data connection")
+				continue // the connection back never comes; nor does a final reply
+			}
+			say("150 opening data connection")
+			pasv.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
+			dc, err := pasv.Accept()
+			if err != nil {
+				say("425 no data connection")
+				continue
+			}
+			for _, n := range listed {
+				fmt.Fprintf(dc, "-rw-r--r-- 1 ftp ftp %d Jan 01 2020 %s\r\n", len(n), n)
+			}
+			dc.Close()
+			pasv.Close()
+			pasv = nil
+			say("226 done")
+		case "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("502 " + strconv.Quote(verb) + " not implemented")
+		}
+	}
+}
