@@ -134,7 +134,7 @@ func userEntry(t *testing.T, name, password, extra string) string {
 func TestStoreLogins(t *testing.T) {
 	b, err := bcrypt.GenerateFromPassword([]byte("bpw"), bcrypt.MinCost)
 	must(t, err)
-	body := userEntry(t, "alice", "apw", "permissions = [\"list\", \"download\", \"upload\"]\ndownload_rate = 4096") +
+	body := userEntry(t, "alice", "apw", "permissions = [\"list\", \"download\", \"upload\"]\ndownload_rate = 4096\nquota_bytes = 1000000\nquota_files = 10") +
 		userEntry(t, "carol", "cpw", "disabled = true") +
 		fmt.Sprintf("[[user]]\nname = \"bob\"\npassword = %q\nhome = \"/abs/bob\"\n", b)
 	s, path := newStore(t, body, &Anonymous{Root: "/srv/pub", Perms: server.PermReadOnly})
@@ -143,7 +143,8 @@ func TestStoreLogins(t *testing.T) {
 	u, err := login(s, "alice", "apw")
 	must(t, err)
 	if u.Name != "alice" || u.Perms != server.PermList|server.PermDownload|server.PermUpload ||
-		u.FS.(fakeFS).root != filepath.Join(dir, "home/alice") || u.Anonymous || u.DownloadRate != 4096 || u.UploadRate != 0 {
+		u.FS.(fakeFS).root != filepath.Join(dir, "home/alice") || u.Anonymous || u.DownloadRate != 4096 || u.UploadRate != 0 ||
+		u.Quota != (server.Quota{Bytes: 1000000, Files: 10}) {
 		t.Errorf("alice: %+v", u)
 	}
 	u, err = login(s, "bob", "bpw")

@@ -31,6 +31,10 @@ type Account struct {
 	// bytes per second; 0: no cap.
 	DownloadRate int64 `toml:"download_rate,omitempty"`
 	UploadRate   int64 `toml:"upload_rate,omitempty"`
+	// QuotaBytes and QuotaFiles cap what the user may store under home:
+	// bytes in regular files and their number; 0: no cap.
+	QuotaBytes int64 `toml:"quota_bytes,omitempty"`
+	QuotaFiles int64 `toml:"quota_files,omitempty"`
 }
 
 // usersFile is the document: a list of [[user]] tables.
@@ -164,6 +168,9 @@ func checkAccount(a Account) error {
 	}
 	if a.DownloadRate < 0 || a.UploadRate < 0 {
 		return fmt.Errorf("user %q: negative rate", a.Name)
+	}
+	if a.QuotaBytes < 0 || a.QuotaFiles < 0 {
+		return fmt.Errorf("user %q: negative quota", a.Name)
 	}
 	if a.Permissions != nil {
 		if len(a.Permissions) == 0 {

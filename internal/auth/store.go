@@ -78,6 +78,7 @@ type account struct {
 	perms            server.Perm
 	disabled         bool
 	downRate, upRate int64
+	quota            server.Quota
 }
 
 // New loads the users file (if any) and hashes the quick users' passwords.
@@ -146,7 +147,8 @@ func (s *Store) Reload() error {
 			home = filepath.Join(dir, home)
 		}
 		m[a.Name] = &account{name: a.Name, hash: a.Password, home: home, perms: perms, disabled: a.Disabled,
-			downRate: a.DownloadRate, upRate: a.UploadRate}
+			downRate: a.DownloadRate, upRate: a.UploadRate,
+			quota: server.Quota{Bytes: a.QuotaBytes, Files: a.QuotaFiles}}
 	}
 	s.users.Store(&m)
 	return nil
@@ -193,7 +195,7 @@ func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*ser
 		return nil, err
 	}
 	return &server.User{Name: acct.name, FS: fsys, Perms: acct.perms,
-		DownloadRate: acct.downRate, UploadRate: acct.upRate}, nil
+		DownloadRate: acct.downRate, UploadRate: acct.upRate, Quota: acct.quota}, nil
 }
 
 // fs returns the storage rooted at home, opening it on first use.
