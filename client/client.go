@@ -84,8 +84,8 @@ type Conn struct {
 	features map[string]string // FEAT, upper-case names
 
 	// Data-connection state, owned by the goroutine running commands.
-	noEPSV, noEPRT bool // the server refused the extended command; use the RFC 959 one
-	autoActive     bool // ModeAuto found passive broken and switched to active
+	noEPSV, noEPRT bool   // the server refused the extended command; use the RFC 959 one
+	autoActive     string // why ModeAuto switched to active for good; "" while passive works
 	last           DataInfo
 
 	// broken is set when the control stream is out of sync (a read was

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,7 +18,9 @@ func (c *Conn) Noop(ctx context.Context) error {
 	return err
 }
 
-// Type selects binary (TYPE I) or ASCII (TYPE A) transfers.
+// Type selects binary (TYPE I) or ASCII (TYPE A) transfers. In ASCII
+// mode the data is passed through in its network form, CRLF line ends
+// included; converting them is the caller's choice.
 func (c *Conn) Type(ctx context.Context, binary bool) error {
 	t := "A"
 	if binary {
@@ -148,8 +151,8 @@ func (c *Conn) SetModTime(ctx context.Context, path string, t time.Time) error {
 // refusedCommand reports whether err is a reply meaning "command not
 // known or not implemented" (500, 502).
 func refusedCommand(err error) bool {
-	rep, ok := err.(*ftp.Reply)
-	return ok && (rep.Code == ftp.CodeSyntaxError || rep.Code == ftp.CodeNotImplemented)
+	var rep *ftp.Reply
+	return errors.As(err, &rep) && (rep.Code == ftp.CodeSyntaxError || rep.Code == ftp.CodeNotImplemented)
 }
 
 // Hash asks the server for the hash of path with the HASH command

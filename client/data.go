@@ -54,7 +54,8 @@ func (c *Conn) prepareData(ctx context.Context) (*pending, error) {
 	case ModeActive:
 		return c.prepareActive(ctx, &fallback)
 	case ModeAuto:
-		if c.autoActive {
+		if c.autoActive != "" {
+			fallback = c.autoActive
 			return c.prepareActive(ctx, &fallback)
 		}
 		p, err := c.preparePassive(ctx, &fallback)
@@ -66,7 +67,7 @@ func (c *Conn) prepareData(ctx context.Context) (*pending, error) {
 		// using it for this session.
 		why := fmt.Sprintf("passive data connection failed (%v); switched to active", err)
 		c.note("%s", why)
-		c.autoActive = true
+		c.autoActive = why
 		fallback = why
 		return c.prepareActive(ctx, &fallback)
 	default:

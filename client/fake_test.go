@@ -371,15 +371,18 @@ func TestAutoFallsBackToActive(t *testing.T) {
 		return true
 	})
 	c := dialFake(t, addr, WithMode(ModeAuto), loopbackOnly(t))
-	var buf bytes.Buffer
-	if _, err := c.Retrieve(t.Context(), "f", 0, &buf); err != nil || buf.String() != "auto" {
-		t.Fatalf("Retrieve: %q, %v", buf.String(), err)
+	for i := 0; i < 2; i++ {
+		var buf bytes.Buffer
+		if _, err := c.Retrieve(t.Context(), "f", 0, &buf); err != nil || buf.String() != "auto" {
+			t.Fatalf("Retrieve %d: %q, %v", i, buf.String(), err)
+		}
+		d := c.LastData()
+		if d.Command != "EPRT" || !strings.Contains(d.Fallback, "passive data connection failed") {
+			t.Fatalf("transfer %d: LastData = %+v", i, d)
+		}
 	}
-	d := c.LastData()
-	if d.Command != "EPRT" || !strings.Contains(d.Fallback, "passive data connection failed") {
-		t.Fatalf("LastData = %+v", d)
-	}
-	if got := strings.Join(s.verbs(), " "); got != "FEAT USER PASS TYPE EPSV EPRT RETR" {
+	// Passive is not retried once it failed.
+	if got := strings.Join(s.verbs(), " "); got != "FEAT USER PASS TYPE EPSV EPRT RETR EPRT RETR" {
 		t.Fatalf("commands: %s", got)
 	}
 }
@@ -727,4 +730,31 @@ func FuzzParseReply(f *testing.F) {
 			t.Fatalf("line of %d bytes accepted", len(rep.Msg))
 		}
 	})
+}
+
+func TestListFallsBackFromMLSD(t *testing.T) {
+	addr, s := fake(t, func(s *session, cmd ftp.Command) bool {
+		switch cmd.Verb {
+		case "FEAT":
+			s.reply("211-Features:", " MLST type*;size*;modify*;", "211 End")
+		case "MLSD":
+			s.reply("500 Unknown command")
+		case "LIST":
+			s.send([]byte("total 1\r\n-rw-r--r-- 1 ftp ftp 42 Jan 02  2020 a.txt\r\ndrwxr-xr-x 2 ftp ftp 4096 Jan 02  2020 d\r\n"))
+		default:
+			return false
+		}
+		return true
+	})
+	c := dialFake(t, addr)
+	entries, err := c.List(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || entries[0].Name != "a.txt" || entries[0].Size != 42 || entries[1].Type != ftp.EntryDir {
+		t.Fatalf("List = %+v", entries)
+	}
+	if got := strings.Join(s.verbs(), " "); got != "FEAT USER PASS TYPE EPSV MLSD EPSV LIST" {
+		t.Fatalf("commands: %s", got)
+	}
 }

@@ -85,22 +85,27 @@ func (c *Conn) upload(ctx context.Context, verb, path string, r io.Reader, offse
 // otherwise with LIST, whose ls-style lines are parsed as well as their
 // many forms allow. The entries "." and ".." are left out.
 func (c *Conn) List(ctx context.Context, dir string) ([]ftp.Entry, error) {
-	_, mlst := c.features["MLST"]
-	verb := "LIST"
-	if mlst {
-		verb = "MLSD"
+	if _, ok := c.features["MLST"]; ok {
+		entries, err := c.list(ctx, "MLSD", dir)
+		if !refusedCommand(err) {
+			return entries, err
+		}
+		// MLST advertised but MLSD unknown: a few servers do that.
+		c.note("MLSD refused (%v); using LIST", err)
 	}
+	return c.list(ctx, "LIST", dir)
+}
+
+func (c *Conn) list(ctx context.Context, verb, dir string) ([]ftp.Entry, error) {
 	now := time.Now()
 	var entries []ftp.Entry
 	err := c.lines(ctx, verb, dir, func(line string) error {
 		var e ftp.Entry
 		var err error
-		if mlst {
+		if verb == "MLSD" {
 			e, err = ftp.ParseMLSxLine(line)
-			if err == nil {
-				if t := strings.ToLower(e.Facts["type"]); t == "cdir" || t == "pdir" {
-					return nil
-				}
+			if t := strings.ToLower(e.Facts["type"]); err == nil && (t == "cdir" || t == "pdir") {
+				return nil
 			}
 		} else {
 			e, err = ftp.ParseListLine(line, now)
