@@ -172,3 +172,90 @@ func TestCurlBigRoundTrip(t *testing.T) {
 		t.Fatalf("root holds %d entries after an atomic upload, want 1: %v", len(ents), ents)
 	}
 }
+
+// TestCurlPaths uploads into directories curl creates and fetches back
+// with each of curl's ways of walking a path (a CWD per directory, one
+// CWD, or none).
+func TestCurlPaths(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	src := filepath.Join(e.work, "src")
+	data := writeRandom(t, src, 65_537)
+	out := curl(t, e, "--ftp-create-dirs", "-T", src, e.url("x/y%20z/%C3%BC/file.bin"))
+	mustContain(t, "curl transcript", out, "> MKD x", "> MKD y z", "> MKD ü", "> STOR file.bin")
+	sameFile(t, filepath.Join(e.root, "x", "y z", "ü", "file.bin"), data)
+	for _, method := range []string{"multicwd", "singlecwd", "nocwd"} {
+		dst := filepath.Join(e.work, method)
+		out := curl(t, e, "--ftp-method", method, "-o", dst, e.url("x/y%20z/%C3%BC/file.bin"))
+		want := map[string]string{"multicwd": "> CWD ü", "singlecwd": "> CWD x/y z/ü", "nocwd": "> RETR x/y z/ü/file.bin"}[method]
+		mustContain(t, "curl --ftp-method "+method+" transcript", out, want)
+		sameFile(t, dst, data)
+	}
+}
+
+// TestCurlAnonymous downloads without credentials and is refused an upload.
+func TestCurlAnonymous(t *testing.T) {
+	curlPath := testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	data := writeRandom(t, filepath.Join(e.root, "pub.bin"), 10_000)
+	anon := fmt.Sprintf("ftp://%s:%d/", e.host, e.port)
+	dst := filepath.Join(e.work, "pub.bin")
+	out := curl(t, e, "-o", dst, anon+"pub.bin")
+	mustContain(t, "curl transcript", out, "> USER anonymous", "230 ")
+	sameFile(t, dst, data)
+
+	res := e.run("", "", curlPath, append(append([]string{}, curlBase...), "-T", dst, anon+"upload.bin")...)
+	if res.code == 0 || !strings.Contains(res.out, "< 550") {
+		t.Fatalf("anonymous upload: exit %d, want a failure with 550; output:\n%s", res.code, res.out)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "upload.bin")); !os.IsNotExist(err) {
+		t.Fatalf("anonymous upload left a file: %v", err)
+	}
+}
+
+// TestCurlManyTransfers runs several curl processes at once, each moving
+// several files over one control connection, so that passive ports are
+// taken and given back while others are in use.
+func TestCurlManyTransfers(t *testing.T) {
+	curlPath := testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	const clients, files = 6, 5
+	want := map[string][]byte{}
+	for i := 0; i < files; i++ {
+		name := fmt.Sprintf("f%d.bin", i)
+		want[name] = writeRandom(t, filepath.Join(e.root, name), 512<<10+i)
+	}
+	errs := make(chan error, clients)
+	for c := 0; c < clients; c++ {
+		go func() {
+			args := append([]string{}, curlBase...)
+			for i := 0; i < files; i++ {
+				args = append(args, "-o", filepath.Join(e.work, fmt.Sprintf("c%d-f%d.bin", c, i)), e.url(fmt.Sprintf("f%d.bin", i)))
+			}
+			res := e.runQuiet(curlPath, args...)
+			if res.code != 0 {
+				errs <- fmt.Errorf("client %d: exit %d; output:\n%s", c, res.code, res.out)
+				return
+			}
+			if n := strings.Count(res.out, "> EPSV"); n != files {
+				errs <- fmt.Errorf("client %d: %d EPSV commands, want %d", c, n, files)
+				return
+			}
+			if n := strings.Count(res.out, "> USER "); n != 1 {
+				errs <- fmt.Errorf("client %d: logged in %d times, want once (connection reuse)", c, n)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for c := 0; c < clients; c++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for c := 0; c < clients; c++ {
+		for i := 0; i < files; i++ {
+			sameFile(t, filepath.Join(e.work, fmt.Sprintf("c%d-f%d.bin", c, i)), want[fmt.Sprintf("f%d.bin", i)])
+		}
+	}
+}

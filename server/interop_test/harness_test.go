@@ -224,11 +224,10 @@ type result struct {
 	code int    // exit code; -1 if the process did not exit normally
 }
 
-// run runs a client with stdin and a timeout, in dir (the work directory
-// when empty). It fails the test if the client cannot start or times out,
-// and logs the output.
-func (e *ftpEnv) run(dir, stdin, prog string, args ...string) result {
-	e.t.Helper()
+// runClient runs prog in dir with stdin and the client timeout, and returns
+// its output and exit code (-1 if it did not exit by itself) and whether
+// it timed out. It neither logs nor fails, so any goroutine may call it.
+func (e *ftpEnv) runClient(dir, stdin, prog string, args ...string) (res result, timedOut bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, args...)
@@ -241,13 +240,41 @@ func (e *ftpEnv) run(dir, stdin, prog string, args ...string) result {
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	res := result{out: out.String(), code: cmd.ProcessState.ExitCode()}
-	if ctx.Err() != nil {
-		e.t.Fatalf("%s %q timed out after %v; output:\n%s", prog, args, clientTimeout, res.out)
+	err = cmd.Run()
+	res = result{out: out.String(), code: -1}
+	if cmd.ProcessState != nil {
+		res.code = cmd.ProcessState.ExitCode()
 	}
 	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
+	if errors.As(err, &ee) {
+		err = nil
+	}
+	return res, ctx.Err() != nil, err
+}
+
+// runQuiet is exec for goroutines other than the test's (t.Fatal must
+// not be called there): a timeout or a failure to start shows as exit
+// code -1 with the reason appended to the output.
+func (e *ftpEnv) runQuiet(prog string, args ...string) result {
+	res, timedOut, err := e.runClient("", "", prog, args...)
+	switch {
+	case timedOut:
+		res.code, res.out = -1, res.out+"\n(timed out)"
+	case err != nil:
+		res.code, res.out = -1, res.out+"\n"+err.Error()
+	}
+	return res
+}
+
+// run runs a client with stdin and a timeout, in dir (the work directory
+// when empty). It fails the test if the client cannot start or times out.
+func (e *ftpEnv) run(dir, stdin, prog string, args ...string) result {
+	e.t.Helper()
+	res, timedOut, err := e.runClient(dir, stdin, prog, args...)
+	if timedOut {
+		e.t.Fatalf("%s %q timed out after %v; output:\n%s", prog, args, clientTimeout, res.out)
+	}
+	if err != nil {
 		e.t.Fatalf("%s: %v", prog, err)
 	}
 	return res
