@@ -12,6 +12,7 @@ declare -A want=(
   [vsftpd]=vsftpd
   [nft]=nftables
   [iptables-restore]=iptables
+  [ufw]=ufw
   [ip]=iproute2
   [openssl]=openssl
   [python3]=python3

@@ -320,13 +320,10 @@ func equalSpec(a, b Spec) bool {
 }
 
 // TestUFWScriptDryRun runs every ufw script with ufw replaced by
-// `ufw --dry-run`, which parses each rule and changes nothing. ufw is not
-// among the test dependencies yet, so a missing ufw skips even in CI.
+// `ufw --dry-run`, which parses each rule and changes nothing (the test
+// command installs ufw; installing it does not enable it).
 func TestUFWScriptDryRun(t *testing.T) {
-	ufw, err := exec.LookPath("ufw")
-	if err != nil {
-		t.Skip("ufw not installed")
-	}
+	ufw := testenv.Tool(t, "ufw")
 	testenv.Root(t)
 	shim := t.TempDir()
 	wrapper := "#!/bin/sh\nexec " + ufw + " --dry-run \"$@\"\n"
