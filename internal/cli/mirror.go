@@ -146,20 +146,34 @@ func parallel(ctx context.Context, d *dialer, first *session, n int, files []tre
 		defer mu.Unlock()
 		errs = append(errs, err)
 	}
+	// All connections log in before any transfer starts: a login
+	// refused for too many sessions then costs nothing half done.
+	sessions := make([]*session, n)
+	sessions[0] = first
 	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
+	for i := 1; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := first
-			if i > 0 {
-				var err error
-				if s, err = d.dial(ctx); err != nil {
-					fail(fmt.Errorf("connection %d: %w", i+1, err))
-					return // the other connections take the work
-				}
-				defer s.close(ctx)
+			s, err := d.dial(ctx)
+			if err != nil {
+				fail(fmt.Errorf("connection %d: %w", i+1, err)) // the other connections take the work
+				return
 			}
+			sessions[i] = s
+		}()
+	}
+	wg.Wait()
+	for _, s := range sessions {
+		if s == nil {
+			continue
+		}
+		if s != first {
+			defer s.close(ctx)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for f := range work {
 				if err := do(ctx, s, f); err != nil {
 					fail(err)
