@@ -265,15 +265,18 @@ func (c *Conn) Quit(ctx context.Context) error {
 func (c *Conn) Close() error { return c.conn.Close() }
 
 // Quote sends line as it is and returns the server's reply, positive or
-// negative; the error is only for a line that cannot be sent or a broken
-// connection. A 1yz reply is returned as well: Quote opens no data
-// connection.
+// negative; the error is only for a line that cannot be sent (empty, or
+// with CR, LF or NUL inside) or a broken connection. A 1yz reply is
+// returned as well: Quote opens no data connection. The verb is not
+// checked against ftp.ParseCommand's rules, so that extensions with
+// digits (XMD5, XSHA256) can be tried.
 func (c *Conn) Quote(ctx context.Context, line string) (*ftp.Reply, error) {
-	cmd, err := ftp.ParseCommand(line)
-	if err != nil {
-		return nil, err
+	line = strings.TrimLeft(line, " ")
+	if line == "" {
+		return nil, ftp.ErrEmptyCommand
 	}
-	if err := c.send(ctx, cmd.Verb, cmd.Arg); err != nil {
+	verb, arg, _ := strings.Cut(line, " ")
+	if err := c.send(ctx, verb, arg); err != nil {
 		return nil, err
 	}
 	return c.readReply(ctx)
