@@ -1,6 +1,7 @@
 package interop_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -38,6 +39,33 @@ func TestWget(t *testing.T) {
 				"ftp://"+e.addr()+"/tree/")...)
 			mustContain(t, "wget -r transcript", out, "--> LIST")
 			sameTree(t, into, tree)
+		})
+	}
+}
+
+// TestWgetFTPS downloads over explicit (AUTH TLS) and implicit FTPS with
+// protected data connections, and with a clear data connection.
+func TestWgetFTPS(t *testing.T) {
+	wget := testenv.Tool(t, "wget")
+	e := startServer(t, options{tls: true})
+	data := writeRandom(t, filepath.Join(e.root, "secret.bin"), 700_001)
+	for _, tc := range []struct {
+		name  string
+		port  int
+		flags []string
+		wire  []string
+	}{
+		{"explicit", e.port, nil, []string{"--> AUTH TLS", "--> PROT P"}},
+		{"explicit-clear-data", e.port, []string{"--ftps-clear-data-connection"}, []string{"--> AUTH TLS", "--> PROT C"}},
+		{"implicit", e.tlsPort, []string{"--ftps-implicit"}, []string{"--> PROT P"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := filepath.Join(e.work, tc.name)
+			args := append([]string{"-d", "--tries=1", "--timeout=20", "--no-check-certificate",
+				"--user=" + testUser, "--password=" + testPass, "-O", dst}, tc.flags...)
+			out := e.mustRun("", "", wget, append(args, fmt.Sprintf("ftps://%s:%d/secret.bin", e.host, tc.port))...)
+			mustContain(t, "wget transcript", out, append(tc.wire, "--> RETR secret.bin", "226 ")...)
+			sameFile(t, dst, data)
 		})
 	}
 }
