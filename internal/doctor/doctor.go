@@ -63,13 +63,13 @@ type Options struct {
 type Check struct {
 	Name     string        `json:"name"`
 	OK       bool          `json:"ok"`
-	Skipped  bool          `json:"skipped,omitempty"` // not run: an earlier step it needs failed, or it does not apply
+	Skipped  bool          `json:"skipped"` // not run: an earlier step it needs failed, or it does not apply
 	Duration time.Duration `json:"-"`
 	// DurationMS is Duration in milliseconds, for the JSON report.
 	DurationMS int64  `json:"duration_ms"`
 	Detail     string `json:"detail"`
-	Cause      string `json:"cause,omitempty"` // on failure: the likely cause, in plain words
-	Hint       string `json:"hint,omitempty"`  // what to do about it
+	Cause      string `json:"cause"` // on failure: the likely cause, in plain words
+	Hint       string `json:"hint"`  // what to do about it
 	// Data is set on the data-mode checks.
 	Data *DataResult `json:"data,omitempty"`
 }
