@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,23 +109,53 @@ func TestActiveBehindNAT(t *testing.T) {
 		// failure above is the client side's.
 		srv.mustGet(t, netlab.Stranger, netlab.ServerPublicIPv4, "-mode", "active")
 	})
-	t.Run("ferry get --mode auto falls back to passive", func(t *testing.T) {
-		if !hasCommand(t, "get") {
-			testenv.Missing(t, "ferry get is not part of this build yet")
-		}
+	t.Run("ferry get --mode auto", func(t *testing.T) {
+		// From the NATed client, auto mode's passive first choice
+		// works: no fallback needed.
 		dest := filepath.Join(t.TempDir(), "got.bin")
-		out, err := lab.Run(context.Background(), netlab.Client, 90*time.Second, nil, ferryBinary(t),
-			"get", "--mode", "auto", url, dest)
-		combined := string(out) + errText(err)
-		t.Logf("ferry get --mode auto:\n%s", combined)
-		if err != nil {
-			t.Fatalf("ferry get --mode auto: %v", err)
+		out := ferryCLI(t, lab, netlab.Client, "get", "--mode", "auto", url, dest)
+		if sum := fileSHA256(t, dest); sum != fix.sha256 {
+			t.Errorf("downloaded sha256 %s, want %s\n%s", sum, fix.sha256, out)
 		}
+	})
+	t.Run("ferry get --mode auto falls back and says why", func(t *testing.T) {
+		// The server's host firewall forgets the passive range for the
+		// inside host: passive cannot connect. Active mode, the server
+		// connecting out, still works, and auto mode must switch to it
+		// and say why.
+		opts := lab.Options()
+		block := fmt.Sprintf("table inet netlab_block {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"+
+			"\t\tip saddr %s tcp dport %d-%d drop\n\t}\n}\n", netlab.InsideIPv4, opts.PassivePorts.Min, opts.PassivePorts.Max)
+		if err := lab.Nft(context.Background(), netlab.Server, block); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := lab.Nft(context.Background(), netlab.Server, "delete table inet netlab_block\n"); err != nil {
+				t.Error(err)
+			}
+		})
+		url := fmt.Sprintf("ftp://%s:%d/%s", netlab.ServerIPv4, lab.Options().ControlPort, fix.name)
+		says := func(out string) bool {
+			return strings.Contains(out, "passive data connection failed") && strings.Contains(out, "switched to active")
+		}
+		// The transcript of --debug shows the client's decision.
+		dest := filepath.Join(t.TempDir(), "debug.bin")
+		out := ferryCLI(t, lab, netlab.Inside, "get", "--debug", "--mode", "auto", "--timeout", "5s", url, dest)
 		if sum := fileSHA256(t, dest); sum != fix.sha256 {
 			t.Errorf("downloaded sha256 %s, want %s", sum, fix.sha256)
 		}
-		if !strings.Contains(strings.ToLower(combined), "passive") {
-			t.Errorf("ferry get --mode auto does not say it used passive mode and why:\n%s", combined)
+		if !says(out) {
+			t.Fatalf("ferry get --debug --mode auto did not switch to active, or does not say why:\n%s", out)
+		}
+		// Without --debug the user must still be told: the next
+		// transfer of this kind will behave the same way.
+		dest = filepath.Join(t.TempDir(), "got.bin")
+		out = ferryCLI(t, lab, netlab.Inside, "get", "--mode", "auto", "--timeout", "5s", url, dest)
+		if sum := fileSHA256(t, dest); sum != fix.sha256 {
+			t.Errorf("downloaded sha256 %s, want %s", sum, fix.sha256)
+		}
+		if !says(out) {
+			t.Errorf("ferry get --mode auto switched to active without saying why (only --debug tells):\n%s", out)
 		}
 	})
 	t.Run("ferry doctor blames the client side", func(t *testing.T) {
@@ -141,6 +172,20 @@ func TestActiveBehindNAT(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ferryCLI runs the ferry command line in h and returns its standard
+// output and error, failing the test if it fails.
+func ferryCLI(t *testing.T, lab *netlab.Lab, h netlab.Host, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := lab.Command(ctx, h, ferryBinary(t), args...).CombinedOutput()
+	t.Logf("ferry %s in %s:\n%s", strings.Join(args, " "), h, out)
+	if err != nil {
+		t.Fatalf("ferry %s in %s: %v", strings.Join(args, " "), h, err)
+	}
+	return string(out)
 }
 
 func errText(err error) string {
@@ -202,7 +247,7 @@ func TestServerFirewall(t *testing.T) {
 		t.Fatalf("before the firewall, port %d: %+v; want it reachable", otherPort, res)
 	}
 
-	rules := serverRuleset(t, lab)
+	rules := srv.firewall(t)
 	t.Logf("server firewall:\n%s", rules)
 	if err := lab.Nft(context.Background(), netlab.Server, rules); err != nil {
 		t.Fatal(err)
@@ -218,23 +263,17 @@ func TestServerFirewall(t *testing.T) {
 	}
 }
 
-// serverRuleset is the server host's nftables ruleset: what
-// `ferry firewall --format nftables` prints for the lab's ports.
-func serverRuleset(t *testing.T, lab *netlab.Lab) string {
+// firewall returns the host-firewall ruleset `ferry firewall --format
+// nftables` generates from the server's own configuration file.
+func (s *ferryServer) firewall(t *testing.T) string {
 	t.Helper()
-	opts := lab.Options()
-	return fmt.Sprintf(`table inet ferry {
-	chain input {
-		type filter hook input priority filter; policy drop;
-		iif "lo" accept
-		ct state established,related accept
-		ct state invalid drop
-		meta l4proto { icmp, ipv6-icmp } accept
-		tcp dport %d ct state new accept comment "FTP control"
-		tcp dport %d-%d ct state new accept comment "FTP passive data"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ferryBinary(t), "firewall", "--format", "nftables", "--config", s.config).Output()
+	if err != nil {
+		t.Fatalf("ferry firewall: %v", err)
 	}
-}
-`, opts.ControlPort, opts.PassivePorts.Min, opts.PassivePorts.Max)
+	return string(out)
 }
 
 // Scenario 5: port theft.

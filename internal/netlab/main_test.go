@@ -126,9 +126,10 @@ type serverConfig struct {
 
 // ferryServer is `ferry serve` running in the lab's server namespace.
 type ferryServer struct {
-	lab  *netlab.Lab
-	fix  fixture
-	proc *netlab.Process
+	lab    *netlab.Lab
+	fix    fixture
+	config string // the configuration file's path
+	proc   *netlab.Process
 }
 
 // startServer runs `ferry serve --config` on the server host with the
@@ -161,7 +162,7 @@ func startServer(t *testing.T, lab *netlab.Lab, fix fixture, sc serverConfig) *f
 	if err := proc.WaitOutput(ctx, "msg=listening"); err != nil {
 		t.Fatalf("ferry serve: %v\nconfig:\n%s\noutput:\n%s", err, b.String(), proc.Output())
 	}
-	return &ferryServer{lab: lab, fix: fix, proc: proc}
+	return &ferryServer{lab: lab, fix: fix, config: path, proc: proc}
 }
 
 // helper runs a helper command in h's namespace and decodes its result.
