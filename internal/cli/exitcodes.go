@@ -76,13 +76,15 @@ func hint(err error, mode client.Mode) string {
 	switch {
 	case errors.As(err, &uerr), errors.As(err, &herr), errors.As(err, &cerr):
 		return "the server's certificate is not trusted: pass --ca-file FILE, or --insecure if you know why"
+	case errors.Is(err, client.ErrTransfer) && (isTimeout(err) || errors.Is(err, syscall.ECONNREFUSED)):
+		if mode == client.ModePassive {
+			return "the data connection failed: a firewall may block the server's passive ports; try --mode active or ferry doctor URL"
+		}
+		return "the data connection failed: a firewall may block it; try another --mode or ferry doctor URL"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing listens there: check the host and port (ftps:// uses 990, ftp:// 21)"
-	case errors.Is(err, client.ErrTransfer) && isTimeout(err):
-		if mode == client.ModePassive {
-			return "the data connection timed out: a firewall may block the passive ports; try --mode active or ferry doctor URL"
-		}
-		return "the data connection timed out: a firewall may block it; try another --mode or ferry doctor URL"
+	case errors.Is(err, client.ErrConnection) && isTimeout(err):
+		return "no answer in time: check the host, the port and any firewall on the way, or raise --timeout"
 	}
 	return ""
 }

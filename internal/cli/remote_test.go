@@ -19,10 +19,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ferry-ftp/ferry/client"
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/peertest"
 	"github.com/ferry-ftp/ferry/server"
 	"github.com/ferry-ftp/ferry/storage/local"
@@ -362,5 +364,26 @@ func TestClientExit(t *testing.T) {
 	}
 	if got := clientExit(fmt.Errorf("get: %w", errors.Join(client.ErrTransfer, client.ErrVerification))); got != exitVerify {
 		t.Errorf("verification: %d", got)
+	}
+}
+
+func TestHint(t *testing.T) {
+	tests := []struct {
+		err  error
+		mode client.Mode
+		want string
+	}{
+		{fmt.Errorf("%w: %w", client.ErrLogin, ftp.Errorf(530, "Login incorrect.")), client.ModePassive, "check the user name and password"},
+		{fmt.Errorf("%w: %w", client.ErrTransfer, ftp.Errorf(425, "Can't open data connection.")), client.ModePassive, "try --mode active or ferry doctor URL"},
+		{fmt.Errorf("%w: %w", client.ErrTransfer, ftp.Errorf(425, "Can't open data connection.")), client.ModeActive, "try --mode passive"},
+		{fmt.Errorf("%w: dial: %w", client.ErrTransfer, syscall.ECONNREFUSED), client.ModePassive, "passive ports"},
+		{fmt.Errorf("%w: dial: %w", client.ErrConnection, syscall.ECONNREFUSED), client.ModePassive, "nothing listens there"},
+		{errors.New("something else"), client.ModePassive, ""},
+	}
+	for _, tt := range tests {
+		got := hint(tt.err, tt.mode)
+		if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+			t.Errorf("hint(%v, %v) = %q, want %q", tt.err, tt.mode, got, tt.want)
+		}
 	}
 }
