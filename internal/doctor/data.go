@@ -276,10 +276,11 @@ func (r *run) diagnoseActive(c *Check, last client.DataInfo, lerr error, notes [
 	if last.Err != nil && !res.Opened {
 		c.Detail = fmt.Sprintf("announced %s, %s; %v", res.Advertised, replyText(res), last.Err)
 		for _, n := range notes {
-			if strings.HasPrefix(n, "refused data connection from") {
-				c.Cause = fmt.Sprintf("a connection came, but not from the server's control address %s (%s): the server's outgoing "+
+			if rest, ok := strings.CutPrefix(n, "refused data connection from "); ok {
+				from, _, _ := strings.Cut(rest, " ")
+				c.Cause = fmt.Sprintf("a connection came from %s, but not from the server's control address %s: the server's outgoing "+
 					"connections leave through another address (a NAT or load balancer in front of it); the doctor refuses "+
-					"data connections from other hosts, as anyone could have sent them", r.peer, n)
+					"data connections from other hosts, as anyone could have sent them", from, r.peer)
 				c.Hint = "server: make active connections leave from the control address (SNAT); or use passive mode"
 				return
 			}

@@ -177,7 +177,7 @@ func TestPrivatePASVAddress(t *testing.T) {
 // The server accepts EPRT and PORT but its connection never arrives, as
 // when this machine's firewall or NAT drops it.
 func TestActiveNeverArrives(t *testing.T) {
-	host, port := startFake(t)
+	host, port := startFake(t, fakeOptions{})
 	rep := diagnose(t, Options{Host: host, Port: port, DataTimeout: 1500 * time.Millisecond})
 
 	wantModes(t, rep, []string{"EPSV", "PASV"}, []string{"EPRT", "PORT"})
@@ -259,5 +259,46 @@ func TestBadLogin(t *testing.T) {
 	wantCause(t, rep, "login", "refused the user name or password")
 	if c := check(t, rep, "EPSV"); !c.Skipped {
 		t.Errorf("EPSV ran after a failed login: %+v", c)
+	}
+}
+
+// The server's active connection comes from another address than the
+// control connection's: the client refuses it, and the doctor says why.
+func TestActiveFromOtherAddress(t *testing.T) {
+	host, port := startFake(t, fakeOptions{activeFrom: netip.MustParseAddr("127.0.0.2")})
+	rep := diagnose(t, Options{Host: host, Port: port, DataTimeout: 1500 * time.Millisecond})
+
+	wantModes(t, rep, []string{"EPSV", "PASV"}, []string{"EPRT", "PORT"})
+	for _, m := range []string{"EPRT", "PORT"} {
+		wantCause(t, rep, m, "came from 127.0.0.2:", "not from the server's control address 127.0.0.1", "NAT or load balancer")
+	}
+}
+
+// EPSV's port is unreachable while PASV's works: the mark of a firewall
+// FTP helper that opens ports only for the replies it understands.
+func TestEPSVOnlyBlocked(t *testing.T) {
+	host, port := startFake(t, fakeOptions{epsvDead: true})
+	rep := diagnose(t, Options{Host: host, Port: port, DataTimeout: 1500 * time.Millisecond})
+
+	wantModes(t, rep, []string{"PASV"}, []string{"EPSV", "EPRT", "PORT"})
+	wantCause(t, rep, "EPSV", "refused", "FTP helper (ALG) that understands PASV but not EPSV")
+	if rep.Verdict.Command != "PASV" || rep.Verdict.Use != "passive" ||
+		!strings.Contains(rep.Verdict.Summary, "active mode does not (EPRT, PORT). Of the passive commands, EPSV failed.") {
+		t.Errorf("verdict %+v", rep.Verdict)
+	}
+}
+
+// PASV names a public address other than the server's: a middlebox
+// rewrote the reply (or the server advertises the wrong address). The
+// doctor connects to the control address, never to the one named.
+func TestPASVRewritten(t *testing.T) {
+	public := netip.MustParseAddr("203.0.113.7")
+	host, port := startServer(t, func(c *server.Config) { c.Advertise = server.FixedAdvertiser(public) })
+	rep := diagnose(t, Options{Host: host, Port: port})
+
+	wantModes(t, rep, []string{"EPSV", "PASV", "EPRT", "PORT"}, []string{})
+	wantCause(t, rep, "PASV", "PASV names 203.0.113.7", "middlebox", "instead worked")
+	if got := netip.MustParseAddrPort(check(t, rep, "PASV").Data.Addr).Addr(); got.String() != host {
+		t.Errorf("PASV connected to %s, want %s", got, host)
 	}
 }

@@ -131,8 +131,11 @@ func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
 
 // fakeServer is a scripted FTP server for what ours will not do: it
 // accepts EPRT and PORT but never connects back, as if a firewall on the
-// client's side dropped the connection. Passive modes work.
+// client's side dropped the connection, or connects back from another
+// address, as if it sat behind a NAT. Passive modes work unless
+// epsvDead, which answers EPSV with a port nobody listens on.
 type fakeServer struct {
+	fakeOptions
 	t     *testing.T
 	ln    net.Listener
 	wg    sync.WaitGroup
@@ -140,13 +143,18 @@ type fakeServer struct {
 	conns map[net.Conn]bool
 }
 
-func startFake(t *testing.T) (host string, port int) {
+type fakeOptions struct {
+	activeFrom netip.Addr // connect back from here; zero: never connect
+	epsvDead   bool
+}
+
+func startFake(t *testing.T, opts fakeOptions) (host string, port int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{t: t, ln: ln, conns: map[net.Conn]bool{}}
+	f := &fakeServer{fakeOptions: opts, t: t, ln: ln, conns: map[net.Conn]bool{}}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -183,6 +191,7 @@ func (f *fakeServer) session(c net.Conn) {
 	r := textproto.NewReader(bufio.NewReader(c))
 	say := func(s string) { fmt.Fprintf(c, "%s\r\n", s) }
 	var pasv net.Listener
+	var active netip.AddrPort
 	defer func() {
 		if pasv != nil {
 			pasv.Close()
@@ -195,7 +204,7 @@ func (f *fakeServer) session(c net.Conn) {
 		if err != nil {
 			return
 		}
-		verb, _, _ := strings.Cut(line, " ")
+		verb, arg, _ := strings.Cut(line, " ")
 		switch strings.ToUpper(verb) {
 		case "USER":
 			say("331 password please")
@@ -214,23 +223,47 @@ func (f *fakeServer) session(c net.Conn) {
 				continue
 			}
 			ap := netip.MustParseAddrPort(pasv.Addr().String())
-			if strings.EqualFold(verb, "EPSV") {
+			if strings.EqualFold(verb, "EPSV") && f.epsvDead {
+				pasv.Close()
+				pasv = nil
+				say("229 " + ftp.FormatEPSVReply(uint16(peertest.FreePort(f.t))))
+			} else if strings.EqualFold(verb, "EPSV") {
 				say("229 " + ftp.FormatEPSVReply(ap.Port()))
 			} else {
 				hp, _ := ftp.FormatHostPort(ap)
 				say("227 Entering Passive Mode (" + hp + ").")
 			}
 		case "EPRT", "PORT":
-			// Accepted, and never connected to: the client waits.
 			if pasv != nil {
 				pasv.Close()
 				pasv = nil
 			}
+			if strings.EqualFold(verb, "EPRT") {
+				active, err = ftp.ParseEPRT(arg)
+			} else {
+				active, err = ftp.ParseHostPort(arg)
+			}
+			if err != nil {
+				say("501 bad address")
+				continue
+			}
 			say("200 ok")
 		case "LIST", "MLSD", "NLST":
-			if pasv == nil {
+			if pasv == nil && !f.activeFrom.IsValid() {
 				say("150 opening data connection")
 				continue // the connection back never comes; nor does a final reply
+			}
+			if pasv == nil {
+				// Connect back from another loopback address; the client
+				// must refuse it and keep waiting for the server.
+				say("150 opening data connection")
+				d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(f.activeFrom, 0))}
+				if dc, err := d.Dial("tcp", active.String()); err == nil {
+					f.mu.Lock()
+					f.conns[dc] = true
+					f.mu.Unlock()
+				}
+				continue
 			}
 			say("150 opening data connection")
 			pasv.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))

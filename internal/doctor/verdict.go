@@ -86,6 +86,20 @@ func verdict(rep *Report, peer netip.Addr, port int) Verdict {
 }
 
 func summary(rep *Report, v Verdict, tried int, passiveOK, activeOK bool) string {
+	var failPassive, failActive []string
+	for _, m := range v.Failing {
+		if m == "EPSV" || m == "PASV" {
+			failPassive = append(failPassive, m)
+		} else {
+			failActive = append(failActive, m)
+		}
+	}
+	also := func(kind string, failed []string) string {
+		if len(failed) == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" Of the %s commands, %s failed.", kind, strings.Join(failed, ", "))
+	}
 	switch {
 	case tried == 0:
 		return "The data modes could not be tested; fix the failures above first."
@@ -95,14 +109,14 @@ func summary(rep *Report, v Verdict, tried int, passiveOK, activeOK bool) string
 		return fmt.Sprintf("All data modes tried work (%s). Use passive mode (%s): the client opens every connection, "+
 			"so only the server's firewall needs rules for it.", strings.Join(v.Working, ", "), v.Command)
 	case passiveOK && !activeOK:
-		return fmt.Sprintf("Passive mode works (%s); active mode does not (%s). Use passive mode (%s). %s",
-			strings.Join(v.Working, ", "), strings.Join(v.Failing, ", "), v.Command, firstCause(rep, v.Failing))
+		return fmt.Sprintf("Passive mode works (%s); active mode does not (%s).%s Use passive mode (%s). %s",
+			strings.Join(v.Working, ", "), strings.Join(failActive, ", "), also("passive", failPassive), v.Command, firstCause(rep, v.Failing))
 	case activeOK && !passiveOK:
-		return fmt.Sprintf("Only active mode works (%s); passive mode does not (%s). Use active mode (%s) until the server's side is fixed. %s",
-			strings.Join(v.Working, ", "), strings.Join(v.Failing, ", "), v.Command, firstCause(rep, v.Failing))
+		return fmt.Sprintf("Only active mode works (%s); passive mode does not (%s).%s Use active mode (%s) until the server's side is fixed. %s",
+			strings.Join(v.Working, ", "), strings.Join(failPassive, ", "), also("active", failActive), v.Command, firstCause(rep, v.Failing))
 	}
-	return fmt.Sprintf("%s work; %s do not. Use %s mode (%s). %s", strings.Join(v.Working, ", "),
-		strings.Join(v.Failing, ", "), v.Use, v.Command, firstCause(rep, v.Failing))
+	return fmt.Sprintf("Both passive and active mode work, but not every command: %s work; %s do not. Use %s mode (%s). %s",
+		strings.Join(v.Working, ", "), strings.Join(v.Failing, ", "), v.Use, v.Command, firstCause(rep, v.Failing))
 }
 
 func firstCause(rep *Report, failing []string) string {
