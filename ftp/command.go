@@ -51,9 +51,13 @@ func ParseCommand(line string) (Command, error) {
 	if len(verb) > MaxVerbLen {
 		return Command{}, ErrBadVerb
 	}
+	// Letters, then letters or digits: extensions such as XMD5 and
+	// XSHA256 must reach the verb table (and get 502), not be called
+	// malformed.
 	for i := 0; i < len(verb); i++ {
 		c := verb[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
 			return Command{}, ErrBadVerb
 		}
 	}

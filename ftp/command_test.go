@@ -32,7 +32,9 @@ var commandTests = []struct {
 	{"RETR a\n\n", Command{}, ErrBadChars},
 	{"ABCDEFGHI x\r\n", Command{}, ErrBadVerb},
 	{"ABCDEFGH x\r\n", Command{"ABCDEFGH", "x"}, nil},
-	{"RE1R x\r\n", Command{}, ErrBadVerb},
+	{"RE1R x\r\n", Command{Verb: "RE1R", Arg: "x"}, nil}, // unknown, but well formed: 500 from the table
+	{"XMD5 f\r\n", Command{Verb: "XMD5", Arg: "f"}, nil},
+	{"1RET x\r\n", Command{}, ErrBadVerb},
 	{"\xffRETR x\r\n", Command{}, ErrBadVerb},
 	{"\tRETR x\r\n", Command{}, ErrBadVerb},
 }

@@ -13,6 +13,7 @@ declare -A want=(
   [nft]=nftables
   [iptables-restore]=iptables
   [ufw]=ufw
+  [systemd-analyze]=systemd
   [ip]=iproute2
   [openssl]=openssl
   [python3]=python3

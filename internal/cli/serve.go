@@ -35,6 +35,7 @@ type ServeCmd struct {
 	IdleTimeout    *time.Duration `placeholder:"DURATION" help:"Idle control connection timeout, e.g. 5m (timeouts.idle)."`
 	LogFormat      string         `enum:",text,json" default:"" placeholder:"FORMAT" help:"Log format: text or json (log.format)."`
 	LogLevel       string         `enum:",debug,info,warn,error" default:"" placeholder:"LEVEL" help:"Log level: debug, info, warn or error (log.level)."`
+	RunAs          string         `placeholder:"USER" help:"Unprivileged account to switch to after binding, when started as root (process.run_as)."`
 }
 
 // staleTempPrefix is the name prefix of atomic-upload temporaries; a
@@ -92,6 +93,14 @@ func (s *ServeCmd) Run(ctx context.Context, env *Env) error {
 			return err
 		}
 		lns = append(lns, l)
+	}
+	// Root is needed only to bind ports below 1024: give it up before the
+	// first client byte is read.
+	if cfg.Process.RunAs != "" {
+		if err := dropPrivileges(cfg.Process.RunAs); err != nil {
+			return err
+		}
+		logger.Info("switched to an unprivileged account", "user", cfg.Process.RunAs, "uid", os.Getuid())
 	}
 
 	// SIGHUP is caught before anyone can know the server is up.
@@ -230,6 +239,9 @@ func (s *ServeCmd) config() (*config.Config, error) {
 	}
 	if s.LogLevel != "" {
 		cfg.Log.Level = s.LogLevel
+	}
+	if s.RunAs != "" {
+		cfg.Process.RunAs = s.RunAs
 	}
 	return cfg, nil
 }

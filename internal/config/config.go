@@ -34,6 +34,7 @@ type Config struct {
 	Users     Users     `toml:"users"`
 	Anonymous Anonymous `toml:"anonymous"`
 	Log       Log       `toml:"log"`
+	Process   Process   `toml:"process"`
 
 	// dir is the directory relative paths in the file resolve against:
 	// the file's own directory, or the working directory for Default.
@@ -142,6 +143,14 @@ type Uploads struct {
 	// Atomic writes an upload to a hidden temporary and renames it into
 	// place on success, so readers never see half a file.
 	Atomic bool `toml:"atomic"`
+}
+
+// Process is the [process] section.
+type Process struct {
+	// RunAs is the unprivileged account ferry switches to once its
+	// listeners are bound, when started as root (to bind ports below
+	// 1024). Empty: keep the starting identity.
+	RunAs string `toml:"run_as"`
 }
 
 // Users is the [users] section.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,12 @@ func (c *Config) Validate(ctx context.Context) error {
 	}
 
 	errs = append(errs, c.validateTLS()...)
+
+	if c.Process.RunAs != "" {
+		if _, err := user.Lookup(c.Process.RunAs); err != nil {
+			bad("process.run_as", "no such user %q", c.Process.RunAs)
+		}
+	}
 
 	ports, err := ParsePortRange(c.Passive.Ports)
 	if err != nil {
