@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/peertest"
+	"github.com/ferry-ftp/ferry/server"
 )
 
 // TestTransferModes puts, lists, gets and cats a file in every data
@@ -242,5 +245,29 @@ func TestVerifyMismatch(t *testing.T) {
 		if code, _, errOut := ferry(t, "get", "ftp://u:p@"+addr+"/f", dest); code != 0 {
 			t.Errorf("no --verify: exit %d, %s", code, errOut)
 		}
+	}
+}
+
+// TestAutoFallback breaks passive mode (the server announces ports
+// where nothing listens) and checks the passive failure's exit code
+// and hint, and that auto mode falls back to active.
+func TestAutoFallback(t *testing.T) {
+	srv := startFTP(t, false, func(c *server.Config) {
+		lo, _ := peertest.FreePortRange(t, 16)
+		c.PassivePortMap = server.PortMap{From: c.PassivePorts, To: uint16(lo)}
+	})
+	writeFile(t, filepath.Join(srv.root, "f.txt"), "fallback")
+	code, _, errOut := ferry(t, "cat", srv.url("f.txt"))
+	if code != exitTransfer || !strings.Contains(errOut, "try --mode active or ferry doctor URL") {
+		t.Errorf("passive: exit %d, %s", code, errOut)
+	}
+	code, out, errOut := ferry(t, "cat", "--mode", "auto", "--debug", srv.url("f.txt"))
+	if code != 0 || out != "fallback" || !strings.Contains(errOut, "---> EPRT") {
+		t.Errorf("auto: exit %d, %q\n%s", code, out, errOut)
+	}
+	// Without --debug the switch is told once.
+	code, out, errOut = ferry(t, "cat", "--mode", "auto", srv.url("f.txt"), srv.url("f.txt"))
+	if code != 0 || out != "fallbackfallback" || strings.Count(errOut, "switched to active") != 1 {
+		t.Errorf("auto without --debug: exit %d, %q\n%s", code, out, errOut)
 	}
 }

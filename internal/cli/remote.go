@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ferry-ftp/ferry/client"
+	"github.com/ferry-ftp/ferry/ftp"
 )
 
 // Remote is a parsed ftp:// or ftps:// URL.
@@ -129,11 +130,52 @@ type ConnFlags struct {
 	Timeout          time.Duration `default:"30s" help:"Bound on each network operation."`
 }
 
-// session is one logged-in control connection.
+// session is one logged-in control connection. It is used by one
+// goroutine at a time.
 type session struct {
 	*client.Conn
 	remote Remote
 	mode   client.Mode
+	notes  io.Writer       // where a change of data-connection mode is told; nil: not told (--debug already shows it)
+	told   map[string]bool // the notes already written
+}
+
+// noteFallback tells, once per reason, that auto mode left passive: the
+// user should know, since every later transfer will behave the same.
+func (s *session) noteFallback() {
+	why := s.LastData().Fallback
+	if s.mode != client.ModeAuto || why == "" || s.notes == nil || s.told[why] {
+		return
+	}
+	if s.told == nil {
+		s.told = map[string]bool{}
+	}
+	s.told[why] = true
+	fmt.Fprintf(s.notes, "ferry: note: %s\n", why)
+}
+
+// Retrieve is client.Conn's, telling a mode fallback.
+func (s *session) Retrieve(ctx context.Context, path string, offset int64, w io.Writer) (int64, error) {
+	defer s.noteFallback()
+	return s.Conn.Retrieve(ctx, path, offset, w)
+}
+
+// Store is client.Conn's, telling a mode fallback.
+func (s *session) Store(ctx context.Context, path string, r io.Reader, offset int64) (int64, error) {
+	defer s.noteFallback()
+	return s.Conn.Store(ctx, path, r, offset)
+}
+
+// Append is client.Conn's, telling a mode fallback.
+func (s *session) Append(ctx context.Context, path string, r io.Reader) (int64, error) {
+	defer s.noteFallback()
+	return s.Conn.Append(ctx, path, r)
+}
+
+// List is client.Conn's, telling a mode fallback.
+func (s *session) List(ctx context.Context, dir string) ([]ftp.Entry, error) {
+	defer s.noteFallback()
+	return s.Conn.List(ctx, dir)
 }
 
 // dialer opens logged-in sessions to one server; commands that work
@@ -144,6 +186,7 @@ type dialer struct {
 	pass   string
 	opts   []client.Option
 	mode   client.Mode
+	notes  io.Writer // for session.notes
 }
 
 // newDialer resolves the credentials and the client options for r.
@@ -183,7 +226,9 @@ func (f *ConnFlags) newDialer(env *Env, r Remote) (*dialer, error) {
 	} else if f.Insecure || f.CAFile != "" {
 		return nil, usagef("--insecure and --ca-file need --tls or an ftps:// URL")
 	}
-	if f.Debug {
+	if !f.Debug {
+		d.notes = env.Stderr
+	} else {
 		// The library writes PASS as XXXX; nothing else here carries it.
 		d.opts = append(d.opts, client.WithDebug(func(dir client.Direction, line string) {
 			if dir == client.Note {
@@ -307,7 +352,7 @@ func (d *dialer) dial(ctx context.Context) (*session, error) {
 		c.Close()
 		return nil, err
 	}
-	return &session{Conn: c, remote: d.remote, mode: d.mode}, nil
+	return &session{Conn: c, remote: d.remote, mode: d.mode, notes: d.notes}, nil
 }
 
 // close ends the session politely, bounded in time even if ctx is done.

@@ -72,8 +72,8 @@ func (s *ftpServer) Authenticate(_ context.Context, req server.LoginRequest) (*s
 }
 
 // startFTP serves a temporary directory until the test ends; with tls,
-// explicit and implicit TLS too.
-func startFTP(t *testing.T, withTLS bool) *ftpServer {
+// explicit and implicit TLS too. tweak, if any, adjusts the config.
+func startFTP(t *testing.T, withTLS bool, tweak ...func(*server.Config)) *ftpServer {
 	t.Helper()
 	s := &ftpServer{root: t.TempDir()}
 	fsys, err := local.New(s.root)
@@ -92,6 +92,9 @@ func startFTP(t *testing.T, withTLS bool) *ftpServer {
 		cert, caFile := testCert(t)
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 		s.caFile = caFile
+	}
+	for _, f := range tweak {
+		f(&cfg)
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
