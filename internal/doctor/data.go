@@ -187,6 +187,14 @@ func modeRefusedCause(mode string, err error, announced string) (cause, hint str
 	}
 	active := mode == "EPRT" || mode == "PORT"
 	switch {
+	case rep.Positive():
+		want := map[string]int{"EPSV": ftp.CodeExtendedPassive, "PASV": ftp.CodePassive}[mode]
+		if want == 0 {
+			want = ftp.CodeOK
+		}
+		return fmt.Sprintf("the reply to %s is %d, not the %d the RFCs prescribe (%s): a middlebox (a firewall's FTP helper) may have rewritten it, "+
+				"or the server is broken", mode, rep.Code, want, rep.Msg),
+			"disable FTP inspection on firewalls between, or use TLS so that none can read the control connection"
 	case rep.Code == ftp.CodeCantOpenData:
 		return fmt.Sprintf("the server could not prepare the data connection (%d %s): its passive port range may be exhausted or misconfigured", rep.Code, rep.Msg),
 			"server: check the passive port range and its log"
@@ -260,7 +268,7 @@ func (r *run) diagnoseActive(c *Check, last client.DataInfo, lerr error, notes [
 		c.Cause = "the session failed before the data connection was tried"
 		return
 	}
-	if last.Err != nil && res.Reply == "" || last.Err != nil && !strings.HasPrefix(res.Reply, "2") {
+	if last.Err != nil && (res.Reply == "" || errors.As(last.Err, new(*ftp.Reply))) {
 		c.Detail = fmt.Sprintf("announced %s, %s: %v", res.Advertised, replyText(res), last.Err)
 		c.Cause, c.Hint = modeRefusedCause(res.Mode, last.Err, res.Advertised)
 		return
