@@ -58,6 +58,8 @@ type ftpEnv struct {
 	port    int    // plain (explicit TLS when enabled) listener
 	tlsPort int    // implicit TLS listener, 0 without TLS
 	work    string // a scratch directory for client-side files
+	srv     *server.Server
+	log     *testWriter
 }
 
 // url returns an ftp:// URL for p on the plain listener, with credentials.
@@ -105,7 +107,7 @@ func startServer(t *testing.T, o options) *ftpEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &ftpEnv{t: t, root: root, host: "127.0.0.1", work: t.TempDir()}
+	e := &ftpEnv{t: t, root: root, host: "127.0.0.1", work: t.TempDir(), srv: srv, log: logw}
 	var wg sync.WaitGroup
 	serve := func(implicit bool) int {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -141,26 +143,61 @@ func startServer(t *testing.T, o options) *ftpEnv {
 }
 
 // testWriter sends the server's log records to t.Log until stop, so a
-// record written after the test ends cannot panic.
+// record written after the test ends cannot panic. It also wakes tests
+// waiting for a record (readiness without sleeping) and remembers panics.
 type testWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
+	t       *testing.T
+	mu      sync.Mutex
+	done    bool
+	panics  []string
+	waiters []logWaiter
+}
+
+type logWaiter struct {
+	substr string
+	ch     chan struct{}
 }
 
 func (w *testWriter) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.done {
-		w.t.Log("server: " + strings.TrimRight(string(p), "\n"))
+		w.t.Log("server: " + line)
 	}
+	if strings.Contains(line, "panic") && strings.Contains(line, "level=ERROR") {
+		w.panics = append(w.panics, line)
+	}
+	kept := w.waiters[:0]
+	for _, lw := range w.waiters {
+		if strings.Contains(line, lw.substr) {
+			close(lw.ch)
+		} else {
+			kept = append(kept, lw)
+		}
+	}
+	w.waiters = kept
 	return len(p), nil
 }
 
+// wait returns a channel closed when a later record contains substr.
+func (w *testWriter) wait(substr string) <-chan struct{} {
+	ch := make(chan struct{})
+	w.mu.Lock()
+	w.waiters = append(w.waiters, logWaiter{substr, ch})
+	w.mu.Unlock()
+	return ch
+}
+
+// stop ends logging and fails the test if a session or transfer panicked:
+// the server recovers, so nothing else would show it.
 func (w *testWriter) stop() {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.done = true
-	w.mu.Unlock()
+	for _, p := range w.panics {
+		w.t.Errorf("server panicked: %s", p)
+	}
 }
 
 // freePortRange returns n consecutive ports of which at least most are
