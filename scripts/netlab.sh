@@ -7,6 +7,7 @@
 #   ip netns exec ferrylab-1a2b-server ferry serve ...
 #   ip netns exec ferrylab-1a2b-client curl ftp://198.51.100.2/
 #   scripts/netlab.sh down 1a2b      remove it (and only it)
+#   scripts/netlab.sh list           the labs that exist
 #
 # Topology (docs/firewalls-and-nat.md has the picture):
 #
@@ -31,9 +32,14 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 up|down|status ID   (ID: 1-8 lower-case letters or digits)" >&2
+	echo "       $0 list                (the IDs of the labs that exist)" >&2
 	exit 2
 }
 
+if [ "${1:-}" = list ] && [ $# -eq 1 ]; then
+	ip netns list | sed -n 's/^ferrylab-\([a-z0-9]*\)-wan\b.*/\1/p'
+	exit 0
+fi
 [ $# -eq 2 ] || usage
 cmd=$1 id=$2
 [[ $id =~ ^[a-z0-9]{1,8}$ ]] || usage
