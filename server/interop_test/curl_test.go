@@ -312,21 +312,26 @@ func TestCurlRange(t *testing.T) {
 // server down while it runs, and checks the file still arrives whole.
 func TestCurlShutdownLetsTransferFinish(t *testing.T) {
 	curlPath := testenv.Tool(t, "curl")
-	e := startServer(t, options{})
+	// The server sends at 256 KiB/s, so the download lasts seconds.
+	e := startServer(t, options{downloadRate: 256 << 10})
 	data := writeRandom(t, filepath.Join(e.root, "slow.bin"), 1<<20)
 	dst := filepath.Join(e.work, "slow.bin")
 	started := e.log.wait("verb=RETR")
 	done := make(chan result, 1)
 	go func() {
-		done <- e.runQuiet(curlPath, append(append([]string{}, curlBase...),
-			"--limit-rate", "256k", "-o", dst, e.url("slow.bin"))...)
+		done <- e.runQuiet(curlPath, append(append([]string{}, curlBase...), "-o", dst, e.url("slow.bin"))...)
 	}()
 	select {
 	case <-started:
 	case res := <-done:
 		t.Fatalf("curl ended before RETR: exit %d\n%s", res.code, res.out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// curl cannot have the whole file yet; if it had, the test would
+	// prove nothing.
+	if st, err := os.Stat(dst); err == nil && st.Size() == int64(len(data)) {
+		t.Fatal("the download finished before Shutdown; the server rate limit did not hold")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	if err := e.srv.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)

@@ -48,6 +48,9 @@ const clientTimeout = 60 * time.Second
 type options struct {
 	tls    bool // AUTH TLS on the plain listener and an implicit-TLS listener
 	atomic bool // AtomicUploads
+	// downloadRate caps the server's downloads (bytes per second), for
+	// tests that need a transfer still running; 0: no cap.
+	downloadRate int64
 }
 
 // ftpEnv is a running server and where its files live.
@@ -97,6 +100,7 @@ func startServer(t *testing.T, o options) *ftpEnv {
 		Auth:             authenticator{fs: fsys},
 		PassivePorts:     freePortRange(t, 24),
 		AtomicUploads:    o.atomic,
+		DownloadRate:     o.downloadRate,
 		FailedLoginDelay: time.Millisecond,
 		Logger:           slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
