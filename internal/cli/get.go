@@ -21,7 +21,7 @@ import (
 // GetCmd is `ferry get`.
 type GetCmd struct {
 	URL  string `arg:"" placeholder:"URL" help:"ftp:// or ftps:// URL of a file, or of a directory with -r."`
-	Dest string `arg:"" optional:"" type:"path" placeholder:"DEST" help:"Local file or directory; default: the remote name in the current directory."`
+	Dest string `arg:"" optional:"" placeholder:"DEST" help:"Local file or directory; default: the remote name in the current directory."`
 
 	Recursive bool `short:"r" help:"Download a directory tree."`
 	Continue  bool `short:"c" help:"Resume: keep what a partial local file holds and fetch the rest (REST)."`
