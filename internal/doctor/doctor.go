@@ -427,9 +427,17 @@ func (r *run) tlsSuccess(d time.Duration, how string) {
 		c.Detail += fmt.Sprintf("; certificate for %s, issued by %s, valid until %s",
 			certNames(cert.Subject.CommonName, cert.DNSNames, cert.IPAddresses), cert.Issuer.CommonName,
 			cert.NotAfter.UTC().Format(time.DateOnly))
-		if left := time.Until(cert.NotAfter); left < 30*24*time.Hour {
+		switch left := time.Until(cert.NotAfter); {
+		case left < 0:
+			c.Hint = "the certificate has expired: renew it"
+		case left < 24*time.Hour:
+			c.Hint = "the certificate expires within a day: renew it"
+		case left < 30*24*time.Hour:
 			c.Hint = fmt.Sprintf("the certificate expires in %d days: renew it", int(left.Hours()/24))
 		}
+	}
+	if r.opts.TLS.InsecureSkipVerify {
+		c.Detail += " (not verified: certificate checks are off)"
 	}
 	if cs.Version < tls.VersionTLS12 {
 		c.Hint = "the server negotiated an obsolete TLS version: enable TLS 1.2 or 1.3 on it"
