@@ -12,8 +12,6 @@ import (
 // (a million files take a while to create); each is rebuilt when its
 // parameters change. Names are relative to env.root.
 const (
-	bigFile    = "big.bin"
-	parFile    = "par.bin"
 	smallDir   = "small"
 	listDir    = "list"
 	hugeDir    = "huge"
@@ -36,10 +34,10 @@ func prepare(e *env, o *options, need func(string) bool) error {
 	}
 	var err error
 	if need("download") {
-		err = file(e, bigFile, o.size)
+		err = file(e, sizedName("big", o.size), o.size)
 	}
 	if err == nil && need("parallel") {
-		err = file(e, parFile, o.parSize)
+		err = file(e, sizedName("par", o.parSize), o.parSize)
 	}
 	if err == nil && need("small-files") {
 		err = files(e, smallDir, o.files, smallBytes)
@@ -116,6 +114,10 @@ func files(e *env, dir string, count int, size int) error {
 	}
 	return os.WriteFile(filepath.Join(e.work, dir+stampName), stamp, 0o644)
 }
+
+// sizedName names a transfer file by its size, so that runs with
+// different -size flags keep their files side by side.
+func sizedName(prefix string, size int64) string { return fmt.Sprintf("%s-%d.bin", prefix, size) }
 
 func fileName(i int) string { return fmt.Sprintf("f%07d", i) }
 

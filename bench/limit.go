@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -20,26 +23,27 @@ import (
 // limits measures every limit the selected metrics name, in MiB/s.
 func (b *bench) limits(ctx context.Context, want map[string]bool) (map[string]float64, error) {
 	out := map[string]float64{}
-	big := filepath.Join(b.env.root, bigFile)
+	big := filepath.Join(b.env.root, sizedName("big", b.opts.size))
 	var err error
 	if want["sendfile"] {
 		out["sendfile"], err = sendfileLimit(ctx, big, 1, b.opts.size, nil)
 	}
 	if err == nil && want["sendfile-parallel"] {
-		out["sendfile-parallel"], err = sendfileLimit(ctx, filepath.Join(b.env.root, parFile), b.opts.parallel, b.opts.parSize, nil)
+		out["sendfile-parallel"], err = sendfileLimit(ctx, filepath.Join(b.env.root, sizedName("par", b.opts.parSize)), b.opts.parallel, b.opts.parSize, nil)
 	}
 	if err == nil && want["tls"] {
 		out["tls"], err = sendfileLimit(ctx, big, 1, b.opts.size, b.serverTLS)
 	}
-	if err == nil && want["splice"] {
-		out["splice"], err = spliceLimit(ctx, filepath.Join(b.env.root, uploadDir, "limit.bin"), b.opts.size)
+	if err == nil && want["receive"] {
+		out["receive"], err = receiveLimit(ctx, filepath.Join(b.env.root, uploadDir, "limit.bin"), b.opts.size)
 	}
 	return out, err
 }
 
 // sendfileLimit serves path to streams readers at once over loopback and
-// returns the aggregate rate. Without TLS the sender is io.Copy from an
-// *os.File to a *net.TCPConn, which is sendfile(2); with TLS it is Go's
+// returns the aggregate rate. Without TLS the sender makes the socket
+// blocking and calls sendfile(2) for the whole file, as a C server does,
+// so that no user-space scheduler sits in between; with TLS it is Go's
 // crypto/tls with the servers' certificate.
 func sendfileLimit(ctx context.Context, path string, streams int, size int64, serverTLS *tls.Config) (float64, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,7 +71,7 @@ func sendfileLimit(ctx context.Context, path string, streams int, size int64, se
 					tc.Close()
 					return
 				}
-				io.Copy(c, f)
+				blockingSendfile(c.(*net.TCPConn), f, size)
 			}()
 		}
 	}()
@@ -97,10 +101,76 @@ func sendfileLimit(ctx context.Context, path string, streams int, size int64, se
 	return mibps(total.Load(), d), nil
 }
 
-// spliceLimit receives size bytes over loopback into a new file at path
-// with io.Copy from the *net.TCPConn to the *os.File (splice(2)), sent
-// from memory with the load generator's buffer.
-func spliceLimit(ctx context.Context, path string, size int64) (float64, error) {
+// blockingSendfile sends size bytes of f on c with sendfile(2) on a
+// blocking socket, on a thread of its own.
+func blockingSendfile(c *net.TCPConn, f *os.File, size int64) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		if serr = syscall.SetNonblock(int(fd), false); serr != nil {
+			return
+		}
+		var off int64
+		for off < size {
+			n, err := syscall.Sendfile(int(fd), int(f.Fd()), &off, int(min(size-off, 1<<30)))
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				serr = err
+				return
+			}
+		}
+	})
+	return errors.Join(err, serr)
+}
+
+// blockingReceive reads c to the end on a blocking socket with a 1 MiB
+// buffer and writes what it reads to f.
+func blockingReceive(c *net.TCPConn, f *os.File) (int64, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	var rerr error
+	buf := make([]byte, 1<<20)
+	err = raw.Control(func(fd uintptr) {
+		if rerr = syscall.SetNonblock(int(fd), false); rerr != nil {
+			return
+		}
+		for {
+			n, err := syscall.Read(int(fd), buf)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				rerr = err
+				return
+			}
+			if n == 0 {
+				return
+			}
+			if _, err := f.Write(buf[:n]); err != nil {
+				rerr = err
+				return
+			}
+			total += int64(n)
+		}
+	})
+	return total, errors.Join(err, rerr)
+}
+
+// receiveLimit receives size bytes over loopback into a new file at path
+// with blocking reads, sent from memory with the load generator's buffer.
+func receiveLimit(ctx context.Context, path string, size int64) (float64, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -120,8 +190,7 @@ func spliceLimit(ctx context.Context, path string, size int64) (float64, error) 
 			done <- err
 			return
 		}
-		c.SetDeadline(time.Now().Add(opTimeout))
-		n, err := io.Copy(f, c)
+		n, err := blockingReceive(c.(*net.TCPConn), f)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net"
 	"os"
@@ -164,7 +165,7 @@ func fmtBytes(n int64) string {
 
 // limitOf names the machine-limit measurement each workload is paired with.
 var limitOf = map[string]string{
-	"dl-pasv": "sendfile", "dl-active": "sendfile", "ul-pasv": "splice",
+	"dl-pasv": "sendfile", "dl-active": "sendfile", "ul-pasv": "receive",
 	"dl-tls": "tls", "parallel": "sendfile-parallel",
 }
 
@@ -488,8 +489,10 @@ func (r *report) print(w io.Writer) {
 				ratio = f / best
 			} else if f > 0 {
 				ratio = best / f
+			} else {
+				ratio = math.Inf(1)
 			}
-			row = append(row, fmt.Sprintf("%.2f× (%s)", ratio, bestName))
+			row = append(row, fmt.Sprintf("%s× (%s)", fmtNum(ratio), bestName))
 		} else {
 			row = append(row, "—")
 		}
@@ -560,6 +563,8 @@ func (r *report) print(w io.Writer) {
 
 func fmtNum(x float64) string {
 	switch {
+	case math.IsInf(x, 1):
+		return "∞"
 	case x >= 100:
 		return strconv.FormatFloat(x, 'f', 0, 64)
 	case x >= 10:
