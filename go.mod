@@ -20,4 +20,5 @@ require (
 	github.com/clipperhouse/uax29/v2 v2.7.0 // indirect
 	github.com/mattn/go-runewidth v0.0.27 // indirect
 	github.com/vbauerster/cupwriter v0.0.4 // indirect
+	pgregory.net/rapid v1.3.0 // indirect
 )

@@ -21,3 +21,9 @@ echo "== go test -race"
 # -p 2: the machine has two cores; the interop tests start real servers
 # and clients and are sensitive to starvation, not to order.
 go test -race -p 2 -timeout 30m -count=1 ./...
+
+echo "== micro-benchmarks, once each, so they cannot rot"
+go test -run '^$' -bench . -benchtime=1x ./ftp ./server ./storage/local
+
+echo "== fuzzers, ${FERRY_FUZZ_SECONDS:-20}s each"
+./scripts/fuzz.sh "${FERRY_FUZZ_SECONDS:-20}"

@@ -93,7 +93,7 @@ func (s *session) cmdDELE(arg string) error {
 	}
 	vpath, name := s.resolve(arg)
 	var fi fs.FileInfo
-	if s.ustate != nil && s.ustate.quota != nil {
+	if s.quota() != nil {
 		fi, _ = s.user.FS.Stat(s.ctx, name) // for the quota, after the remove
 	}
 	if err := s.user.FS.Remove(s.ctx, name); err != nil {

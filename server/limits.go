@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"sync/atomic"
 
 	"golang.org/x/time/rate"
 )
@@ -22,13 +23,17 @@ func newByteLimiter(bps int64) *rate.Limiter {
 }
 
 // userState is what the server keeps per logged-in user name: the number
-// of sessions and the rate limiters all of them share.
+// of sessions and the rate limits and quota all of them share.
 type userState struct {
-	sessions int
-	down, up *rate.Limiter
-	downBPS  int64
-	upBPS    int64
-	quota    *quotaUsage // nil: the user has no quota
+	sessions int                        // guarded by Server.mu
+	limits   atomic.Pointer[userRates]  // read by transfers without a lock
+	quota    atomic.Pointer[quotaUsage] // nil: no quota; read without a lock
+}
+
+// userRates is one user's shared byte-rate limiters; nil means no cap.
+type userRates struct {
+	down, up       *rate.Limiter
+	downBPS, upBPS int64
 }
 
 // userLogin counts a session for u and returns the user's shared state,
@@ -48,17 +53,26 @@ func (s *Server) userLogin(u *User) (*userState, bool) {
 		return nil, false
 	}
 	// A reloaded users file may change the caps; the newest login's
-	// values apply to every session of the user from then on.
-	if st.down == nil || st.downBPS != u.DownloadRate {
-		st.down, st.downBPS = newByteLimiter(u.DownloadRate), u.DownloadRate
-	}
-	if st.up == nil || st.upBPS != u.UploadRate {
-		st.up, st.upBPS = newByteLimiter(u.UploadRate), u.UploadRate
+	// values apply to every session of the user from then on. Running
+	// transfers keep the limiter they started with.
+	if cur := st.limits.Load(); cur == nil || cur.downBPS != u.DownloadRate || cur.upBPS != u.UploadRate {
+		next := &userRates{downBPS: u.DownloadRate, upBPS: u.UploadRate}
+		if cur != nil && cur.downBPS == u.DownloadRate {
+			next.down = cur.down
+		} else {
+			next.down = newByteLimiter(u.DownloadRate)
+		}
+		if cur != nil && cur.upBPS == u.UploadRate {
+			next.up = cur.up
+		} else {
+			next.up = newByteLimiter(u.UploadRate)
+		}
+		st.limits.Store(next)
 	}
 	if !u.Quota.enabled() {
-		st.quota = nil
-	} else if st.quota == nil || st.quota.limit != u.Quota {
-		st.quota = &quotaUsage{limit: u.Quota}
+		st.quota.Store(nil)
+	} else if q := st.quota.Load(); q == nil || q.limit != u.Quota {
+		st.quota.Store(&quotaUsage{limit: u.Quota})
 	}
 	st.sessions++
 	return st, true
@@ -87,9 +101,11 @@ func (s *session) limitConn(ctx context.Context, conn net.Conn, upload bool) net
 		global = s.srv.up
 	}
 	if s.ustate != nil {
-		user = s.ustate.down
-		if upload {
-			user = s.ustate.up
+		if r := s.ustate.limits.Load(); r != nil {
+			user = r.down
+			if upload {
+				user = r.up
+			}
 		}
 	}
 	for _, l := range []*rate.Limiter{global, user} {

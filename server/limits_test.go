@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -42,7 +43,9 @@ func TestLimitConnSelection(t *testing.T) {
 	if got := limited.limitConn(context.Background(), a, true); got != a {
 		t.Fatal("download limit applied to an upload")
 	}
-	user := &session{srv: &Server{}, ustate: &userState{up: newByteLimiter(1000)}}
+	us := &userState{}
+	us.limits.Store(&userRates{up: newByteLimiter(1000), upBPS: 1000})
+	user := &session{srv: &Server{}, ustate: us}
 	if _, ok := user.limitConn(context.Background(), a, true).(*limitedConn); !ok {
 		t.Fatal("per-user upload limit not applied")
 	}
@@ -78,4 +81,26 @@ func readAllPipe(c net.Conn) (int, error) {
 			return total, err
 		}
 	}
+}
+
+// A user logging in again while another of their sessions transfers
+// must not race with that transfer's limiter (found by -race in the CLI
+// tests): logins swap the shared limits atomically.
+func TestLoginDuringTransferNoRace(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.write(t, "f", randomBytes(8<<20))
+	a := dial(t, ts.addr)
+	a.login("alice")
+	dc := a.open("EPSV", "RETR f")
+	done := make(chan []byte)
+	go func() { b, _ := io.ReadAll(dc); done <- b }()
+	for i := 0; i < 5; i++ {
+		c := dial(t, ts.addr)
+		c.login("alice")
+		c.cmd(ftp.CodeClosing, "QUIT")
+	}
+	if got := <-done; len(got) != 8<<20 {
+		t.Fatalf("transfer got %d bytes", len(got))
+	}
+	a.expect(ftp.CodeTransferComplete)
 }

@@ -177,19 +177,27 @@ func (w *quotaWriter) ReadFrom(r io.Reader) (int64, error) {
 // quotaFor returns the session user's quota usage, measured, or nil when
 // the user has no quota.
 func (s *session) quotaFor(ctx context.Context) (*quotaUsage, error) {
-	if s.ustate == nil || s.ustate.quota == nil {
+	q := s.quota()
+	if q == nil {
 		return nil, nil
 	}
-	if err := s.ustate.quota.measure(ctx, s.user.FS); err != nil {
+	if err := q.measure(ctx, s.user.FS); err != nil {
 		return nil, err
 	}
-	return s.ustate.quota, nil
+	return q, nil
 }
 
 // releaseFile gives back a removed or replaced file's bytes and count.
 func (s *session) releaseFile(fi fs.FileInfo) {
-	if s.ustate == nil || s.ustate.quota == nil || fi == nil || !fi.Mode().IsRegular() {
-		return
+	if q := s.quota(); q != nil && fi != nil && fi.Mode().IsRegular() {
+		q.release(fi.Size(), 1)
 	}
-	s.ustate.quota.release(fi.Size(), 1)
+}
+
+// quota returns the logged-in user's quota usage, or nil.
+func (s *session) quota() *quotaUsage {
+	if s.ustate == nil {
+		return nil
+	}
+	return s.ustate.quota.Load()
 }

@@ -599,8 +599,8 @@ func FuzzNames(f *testing.F) {
 		defer fsys.Close()
 		w, err := fsys.Create(t.Context(), name, storage.CreateOptions{})
 		if err == nil {
-			if !fs.ValidPath(name) {
-				t.Errorf("Create(%q) accepted a name that is not an io/fs path", name)
+			if !storage.ValidName(name) {
+				t.Errorf("Create(%q) accepted a name that is not a storage name", name)
 			}
 			w.Write([]byte("fuzz"))
 			w.Close()
