@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,14 +163,52 @@ func TestActiveBehindNAT(t *testing.T) {
 		if !hasCommand(t, "doctor") {
 			testenv.Missing(t, "ferry doctor is not part of this build yet")
 		}
-		out, err := lab.Run(context.Background(), netlab.Client, 120*time.Second, nil, ferryBinary(t),
-			"doctor", fmt.Sprintf("ftp://%s:%d/", netlab.ServerPublicIPv4, lab.Options().ControlPort))
-		report := strings.ToLower(string(out) + errText(err))
-		t.Logf("ferry doctor:\n%s", report)
-		for _, want := range []string{"active", "client", "passive"} {
-			if !strings.Contains(report, want) {
-				t.Errorf("ferry doctor report does not mention %q", want)
+		out := ferryCLI(t, lab, netlab.Client, "doctor", "--json", "--data-timeout", "5s",
+			fmt.Sprintf("ftp://%s:%d/", netlab.ServerPublicIPv4, lab.Options().ControlPort))
+		var rep struct {
+			Checks []struct {
+				Name  string `json:"name"`
+				OK    bool   `json:"ok"`
+				Cause string `json:"cause"`
+			} `json:"checks"`
+			Verdict struct {
+				Working  []string `json:"working"`
+				Failing  []string `json:"failing"`
+				Channels []struct {
+					Side string `json:"side"`
+					For  string `json:"for"`
+					Rule string `json:"rule"`
+					Seen bool   `json:"seen"`
+				} `json:"channels"`
+			} `json:"verdict"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("ferry doctor --json: %v", err)
+		}
+		for _, m := range []string{"EPSV", "PASV"} {
+			if !slices.Contains(rep.Verdict.Working, m) {
+				t.Errorf("doctor: %s not among the working modes %v", m, rep.Verdict.Working)
 			}
+		}
+		for _, m := range []string{"EPRT", "PORT"} {
+			if !slices.Contains(rep.Verdict.Failing, m) {
+				t.Errorf("doctor: %s not among the failing modes %v", m, rep.Verdict.Failing)
+			}
+		}
+		for _, c := range rep.Checks {
+			if (c.Name == "EPRT" || c.Name == "PORT") && !strings.Contains(c.Cause, "this machine is behind NAT") {
+				t.Errorf("doctor: %s failed for %q; want the client side's NAT named", c.Name, c.Cause)
+			}
+		}
+		// The channels active mode would need on this side, not open now.
+		var active bool
+		for _, ch := range rep.Verdict.Channels {
+			if ch.Side == "client" && ch.For == "active" && !ch.Seen && strings.Contains(ch.Rule, "inbound") {
+				active = true
+			}
+		}
+		if !active {
+			t.Errorf("doctor: no unseen client-side inbound channel for active mode in %+v", rep.Verdict.Channels)
 		}
 	})
 }
@@ -417,6 +456,8 @@ func TestFTPS(t *testing.T) {
 		srv.mustGet(t, netlab.Client, netlab.ServerIPv6, append(ca, "-mode", "epsv")...)
 		srv.mustGet(t, netlab.Stranger, netlab.ServerPublicIPv4, append(ca, "-mode", "active")...)
 		srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, append(ca, "-mode", "active")...)
+		// The server requires PROT P: the transfers above were protected.
+		srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "-mode", "epsv")
 	})
 	t.Run("private address advertised", func(t *testing.T) {
 		// The router could not rewrite the 227 reply inside TLS even

@@ -140,7 +140,8 @@ func startServer(t *testing.T, lab *netlab.Lab, fix fixture, sc serverConfig) *f
 	var b strings.Builder
 	fmt.Fprintf(&b, "[[listen]]\naddress = \":%d\"\n\n", opts.ControlPort)
 	if sc.tls != nil {
-		fmt.Fprintf(&b, "[tls]\ncert_file = %q\nkey_file = %q\n\n", sc.tls.cert, sc.tls.key)
+		// Data protection is required: a transfer without PROT P fails.
+		fmt.Fprintf(&b, "[tls]\ncert_file = %q\nkey_file = %q\nrequire_for_data = true\n\n", sc.tls.cert, sc.tls.key)
 	}
 	fmt.Fprintf(&b, "[passive]\nports = \"%d-%d\"\naddress = %q\nport_map_to = %d\n\n",
 		opts.PassivePorts.Min, opts.PassivePorts.Max, sc.advertise, sc.portMapTo)

@@ -215,7 +215,7 @@ type Process struct {
 
 // Start runs name with args in h's namespace until the test ends (then
 // SIGTERM, and SIGKILL after a few seconds) or it exits. Its output is
-// logged to t when the test ends.
+// logged to t when the test has failed.
 func (l *Lab) Start(t testing.TB, h Host, name string, args ...string) *Process {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -232,7 +232,9 @@ func (l *Lab) Start(t testing.TB, h Host, name string, args ...string) *Process 
 	t.Cleanup(func() {
 		cancel()
 		<-p.done
-		t.Logf("%s in %s: %v; output:\n%s", filepath.Base(name), h, p.err, p.Output())
+		if t.Failed() {
+			t.Logf("%s in %s: %v; output:\n%s", filepath.Base(name), h, p.err, p.Output())
+		}
 	})
 	return p
 }
