@@ -103,7 +103,11 @@ func run(ctx context.Context, args []string, env *Env) (code int) {
 	}
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintf(env.Stderr, "ferry: %v\n", err)
-		if errors.As(err, new(usageError)) {
+		var ee exitError
+		switch {
+		case errors.As(err, &ee):
+			return ee.code
+		case errors.As(err, new(usageError)):
 			return exitUsage
 		}
 		return exitFailure

@@ -2,12 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
-
-	"github.com/alecthomas/kong"
 
 	"github.com/ferry-ftp/ferry/client"
 	"github.com/ferry-ftp/ferry/internal/doctor"
@@ -37,7 +36,7 @@ func (c *DoctorCmd) Help() string {
 }
 
 // Run diagnoses the server and prints the report.
-func (c *DoctorCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 	opts, err := c.options(env)
 	if err != nil {
 		return err
@@ -64,9 +63,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
 			break
 		}
 	}
-	fmt.Fprintf(env.Stderr, "ferry: doctor: no data mode works\n")
-	k.Exit(code)
-	return nil // not reached when Exit unwinds
+	return exitError{code: code, err: errors.New("doctor: no data mode works")}
 }
 
 // options turns the URL and flags into doctor options, with the

@@ -8,8 +8,6 @@ import (
 	"net"
 	"syscall"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/ferry-ftp/ferry/client"
 	"github.com/ferry-ftp/ferry/ftp"
 )
@@ -94,26 +92,24 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// finish ends a client command: an error whose exit code is neither 1
-// nor 2 is printed here, with its hint, and the command exits through
-// kong's Exit hook, since Run only knows codes 1 and 2; other errors go
-// back to Run, with the hint printed first.
-func finish(k *kong.Context, env *Env, mode client.Mode, err error) error {
+// exitError carries a client command's exit code to run, which prints
+// the error and returns the code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// finish turns a client command's error into its exit code and adds a
+// hint for the user, if there is one.
+func finish(mode client.Mode, err error) error {
 	if err == nil {
 		return nil
 	}
-	h := hint(err, mode)
-	code := clientExit(err)
-	if code == exitFailure || code == exitUsage {
-		if h != "" {
-			return fmt.Errorf("%w\nhint: %s", err, h)
-		}
-		return err
+	if h := hint(err, mode); h != "" {
+		err = fmt.Errorf("%w\nhint: %s", err, h)
 	}
-	fmt.Fprintf(env.Stderr, "ferry: %v\n", err)
-	if h != "" {
-		fmt.Fprintf(env.Stderr, "hint: %s\n", h)
-	}
-	k.Exit(code)
-	return err // not reached when Exit unwinds, as run's and os.Exit do
+	return exitError{code: clientExit(err), err: err}
 }

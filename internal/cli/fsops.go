@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-
-	"github.com/alecthomas/kong"
 )
 
 // RmCmd is `ferry rm`.
@@ -79,7 +77,7 @@ func (f *ConnFlags) eachURL(ctx context.Context, env *Env, urls []string, do fun
 }
 
 // Run removes.
-func (c *RmCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *RmCmd) Run(ctx context.Context, env *Env) error {
 	err := c.eachURL(ctx, env, c.URLs, func(ctx context.Context, s *session, p string) error {
 		if p == "" || p == "/" {
 			return usagef("refusing to remove %s", displayRemote(p))
@@ -96,11 +94,11 @@ func (c *RmCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
 		}
 		return nil
 	})
-	return finish(k, env, modeOf(c.Mode), err)
+	return finish(modeOf(c.Mode), err)
 }
 
 // Run creates directories.
-func (c *MkdirCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *MkdirCmd) Run(ctx context.Context, env *Env) error {
 	err := c.eachURL(ctx, env, c.URLs, func(ctx context.Context, s *session, p string) error {
 		if c.Parents {
 			return mkdirAllRemote(ctx, s, p)
@@ -110,11 +108,11 @@ func (c *MkdirCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
 		}
 		return nil
 	})
-	return finish(k, env, modeOf(c.Mode), err)
+	return finish(modeOf(c.Mode), err)
 }
 
 // Run renames.
-func (c *MvCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *MvCmd) Run(ctx context.Context, env *Env) error {
 	r, err := ParseRemote(c.Src)
 	if err != nil {
 		return usageError{err}
@@ -144,16 +142,16 @@ func (c *MvCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
 		}
 		return nil
 	})
-	return finish(k, env, modeOf(c.Mode), err)
+	return finish(modeOf(c.Mode), err)
 }
 
 // Run writes files to stdout.
-func (c *CatCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *CatCmd) Run(ctx context.Context, env *Env) error {
 	err := c.eachURL(ctx, env, c.URLs, func(ctx context.Context, s *session, p string) error {
 		if _, err := s.Retrieve(ctx, p, 0, env.Stdout); err != nil {
 			return fmt.Errorf("cat %s: %w", p, err)
 		}
 		return nil
 	})
-	return finish(k, env, modeOf(c.Mode), err)
+	return finish(modeOf(c.Mode), err)
 }

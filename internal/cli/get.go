@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/ferry-ftp/ferry/client"
 	"github.com/ferry-ftp/ferry/ftp"
 )
@@ -42,16 +40,16 @@ type xferOpts struct {
 }
 
 // Run downloads.
-func (c *GetCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *GetCmd) Run(ctx context.Context, env *Env) error {
 	s, err := c.connect(ctx, env, c.URL)
 	if err != nil {
-		return finish(k, env, modeOf(c.Mode), err)
+		return finish(modeOf(c.Mode), err)
 	}
 	defer s.close(ctx)
 	m := newMeter(ctx, env, c.Quiet)
 	err = c.get(ctx, s, xferOpts{resume: c.Continue, verify: c.Verify, meter: m})
 	m.wait()
-	return finish(k, env, s.mode, err)
+	return finish(s.mode, err)
 }
 
 func (c *GetCmd) get(ctx context.Context, s *session, o xferOpts) error {

@@ -9,8 +9,6 @@ import (
 	"path"
 	"sort"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/ferry-ftp/ferry/ftp"
 )
 
@@ -27,10 +25,10 @@ func (c *LsCmd) Help() string {
 }
 
 // Run lists.
-func (c *LsCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *LsCmd) Run(ctx context.Context, env *Env) error {
 	s, err := c.connect(ctx, env, c.URL)
 	if err != nil {
-		return finish(k, env, modeOf(c.Mode), err)
+		return finish(modeOf(c.Mode), err)
 	}
 	defer s.close(ctx)
 	entries, err := s.List(ctx, s.remote.Path)
@@ -43,7 +41,7 @@ func (c *LsCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
 		}
 	}
 	if err != nil {
-		return finish(k, env, s.mode, fmt.Errorf("ls %s: %w", displayRemote(s.remote.Path), err))
+		return finish(s.mode, fmt.Errorf("ls %s: %w", displayRemote(s.remote.Path), err))
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	for _, e := range entries {

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/ferry-ftp/ferry/ftp"
 )
 
@@ -274,7 +272,7 @@ func mkdirAllRemote(ctx context.Context, s *session, dir string) error {
 }
 
 // Run mirrors.
-func (c *MirrorCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *MirrorCmd) Run(ctx context.Context, env *Env) error {
 	if c.Jobs < 1 || c.Jobs > 64 {
 		return usagef("-j: want 1 to 64 connections, got %d", c.Jobs)
 	}
@@ -297,11 +295,11 @@ func (c *MirrorCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
 	}
 	d, err := c.newDialer(env, r)
 	if err != nil {
-		return finish(k, env, modeOf(c.Mode), err)
+		return finish(modeOf(c.Mode), err)
 	}
 	s, err := d.dial(ctx)
 	if err != nil {
-		return finish(k, env, d.mode, err)
+		return finish(d.mode, err)
 	}
 	defer s.close(ctx)
 	m := newMeter(ctx, env, c.Quiet)
@@ -317,7 +315,7 @@ func (c *MirrorCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
 		fmt.Fprintf(env.Stdout, "mirror: %d transferred (%s), %d up to date, %d deleted\n", m.files, humanBytes(m.bytes), sum.same, sum.deleted)
 		m.mu.Unlock()
 	}
-	return finish(k, env, d.mode, err)
+	return finish(d.mode, err)
 }
 
 type mirrorSummary struct{ same, deleted int }

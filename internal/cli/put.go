@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/ferry-ftp/ferry/ftp"
 )
 
@@ -28,7 +26,7 @@ type PutCmd struct {
 func (c *PutCmd) Help() string { return exitCodesHelp }
 
 // Run uploads.
-func (c *PutCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
+func (c *PutCmd) Run(ctx context.Context, env *Env) error {
 	if len(c.Args) < 2 || !isURL(c.Args[len(c.Args)-1]) {
 		return usagef("put wants FILE... URL, the URL last")
 	}
@@ -44,13 +42,13 @@ func (c *PutCmd) Run(ctx context.Context, env *Env, k *kong.Context) error {
 	}
 	s, err := c.connect(ctx, env, rawURL)
 	if err != nil {
-		return finish(k, env, modeOf(c.Mode), err)
+		return finish(modeOf(c.Mode), err)
 	}
 	defer s.close(ctx)
 	m := newMeter(ctx, env, c.Quiet)
 	err = c.put(ctx, s, files, xferOpts{resume: c.Continue, verify: c.Verify, meter: m})
 	m.wait()
-	return finish(k, env, s.mode, err)
+	return finish(s.mode, err)
 }
 
 func (c *PutCmd) put(ctx context.Context, s *session, files []string, o xferOpts) error {
