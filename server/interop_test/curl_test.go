@@ -348,3 +348,53 @@ func TestCurlShutdownLetsTransferFinish(t *testing.T) {
 		t.Fatalf("curl after Shutdown succeeded:\n%s", res.out)
 	}
 }
+
+// TestCurlASCII transfers in TYPE A (curl -B). On the wire lines end in
+// CRLF (checked byte for byte by the ftplib suite): curl turns them back
+// into LF on download, and sends LF lines as CRLF on upload, which the
+// server stores with LF (RFC 959 3.1.1.1: the receiver converts to its
+// own end of line). Both round trips must give back the original bytes.
+func TestCurlASCII(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	writeFile(t, filepath.Join(e.root, "unix.txt"), []byte("one\ntwo\n\nthree"))
+	dst := filepath.Join(e.work, "unix.txt")
+	out := curl(t, e, "-B", "-o", dst, e.url("unix.txt"))
+	mustContain(t, "curl transcript", out, "> TYPE A", "150 Opening ASCII mode", "226 ")
+	sameFile(t, dst, []byte("one\ntwo\n\nthree"))
+
+	src := filepath.Join(e.work, "up.txt")
+	writeFile(t, src, []byte("x\ny\n\nz"))
+	curl(t, e, "-B", "-T", src, e.url("up.txt"))
+	sameFile(t, filepath.Join(e.root, "up.txt"), []byte("x\ny\n\nz"))
+}
+
+// TestCurlBigListing lists a directory of several thousand entries, more
+// than one batch of the server's directory reader, by NLST and LIST.
+func TestCurlBigListing(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{})
+	const n = 3000
+	dir := filepath.Join(e.root, "many")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("entry-%05d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, flags := range [][]string{{"-l"}, nil} {
+		out := e.mustRun("", "", testenv.Tool(t, "curl"), append(append([]string{"-sS", "--max-time", "60"}, flags...), e.url("many/"))...)
+		seen := map[string]bool{}
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 0 && strings.HasPrefix(f[len(f)-1], "entry-") {
+				seen[f[len(f)-1]] = true
+			}
+		}
+		if len(seen) != n {
+			t.Errorf("curl %v listed %d distinct entries, want %d", flags, len(seen), n)
+		}
+	}
+}

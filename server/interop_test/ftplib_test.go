@@ -33,7 +33,7 @@ func TestFtplib(t *testing.T) {
 		{"epsvall", false, []string{"epsv_all"}},
 		// ftplib's FTP_TLS starts the data TLS handshake only after the
 		// 150 reply (see TestTLSDataHandshakeAfter150).
-		{"tls", true, []string{"prot_p_transfers", "prot_c_transfers", "quit_tls"}},
+		{"tls", true, []string{"prot_p_transfers", "prot_p_active", "prot_c_transfers", "quit_tls"}},
 	} {
 		t.Run(tc.suite, func(t *testing.T) {
 			e := startServer(t, options{tls: tc.tls})

@@ -100,6 +100,12 @@ func TestLftpSingleFiles(t *testing.T) {
 	lftp(t, e, e.work, append(plain, "set pget:min-chunk-size 64k"), "pget -n 4 remote.bin -o pget.bin")
 	sameFile(t, filepath.Join(e.work, "pget.bin"), data)
 
+	// A resumed upload: REST, then STOR of the rest.
+	writeFile(t, filepath.Join(e.root, "resumed.bin"), data[:700_000])
+	out = lftp(t, e, e.work, plain, "put -c one.bin -o resumed.bin")
+	mustContain(t, "lftp put -c transcript", out, "---> REST 700000", "<--- 350 ", "---> STOR resumed.bin")
+	sameFile(t, filepath.Join(e.root, "resumed.bin"), data)
+
 	out = lftp(t, e, e.work, plain, "rm remote.bin", "cls -1")
 	mustContain(t, "lftp rm transcript", out, "---> DELE remote.bin", "<--- 250 ")
 	if strings.Contains(out, "\nremote.bin") {
@@ -208,4 +214,24 @@ func (c *control) cmd(t *testing.T, want int, line string) string {
 	t.Helper()
 	c.send(t, line)
 	return c.expect(t, want)
+}
+
+// TestLftpImplicitTLS transfers over an implicit-FTPS listener (ftps://).
+func TestLftpImplicitTLS(t *testing.T) {
+	lftpPath := testenv.Tool(t, "lftp")
+	e := startServer(t, options{tls: true})
+	data := writeRandom(t, filepath.Join(e.work, "up.bin"), 1<<20+7)
+	script := strings.Join([]string{
+		"set cmd:fail-exit yes", "set net:max-retries 1", "set net:timeout 20",
+		"set ssl:verify-certificate no", "set ftp:ssl-protect-data true", "debug -t 9",
+		fmt.Sprintf("open -u %s,%s ftps://%s:%d", testUser, testPass, e.host, e.tlsPort),
+		"put up.bin -o implicit.bin", "get implicit.bin -o back.bin",
+	}, "; ")
+	out := e.mustRun("", "", lftpPath, "-c", script)
+	mustContain(t, "lftp transcript", out, "---> PROT P", "---> STOR implicit.bin", "---> RETR implicit.bin")
+	if strings.Contains(out, "---> AUTH") {
+		t.Errorf("lftp sent AUTH on an implicit-TLS connection:\n%s", out)
+	}
+	sameFile(t, filepath.Join(e.root, "implicit.bin"), data)
+	sameFile(t, filepath.Join(e.work, "back.bin"), data)
 }

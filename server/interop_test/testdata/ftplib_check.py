@@ -371,6 +371,16 @@ def suite_tls():
         assert "tls.dat" in f.nlst(), "protected nlst"
 
     @check
+    def prot_p_active():
+        f.set_pasv(False)
+        try:
+            f.storbinary("STOR tls-active.dat", io.BytesIO(data[:300000]))
+            eq(sha(disk("tls-active.dat")), sha(data[:300000]), "protected active upload")
+            eq(sha(retr(f, "RETR tls.dat")), sha(data), "protected active download")
+        finally:
+            f.set_pasv(True)
+
+    @check
     def prot_c_transfers():
         eq(f.prot_c()[:4], "200 ", "PROT C")
         eq(sha(retr(f, "RETR tls.dat")), sha(data), "clear download on a TLS session")
