@@ -36,6 +36,9 @@ type ServeCmd struct {
 	LogFormat      string         `enum:",text,json" default:"" placeholder:"FORMAT" help:"Log format: text or json (log.format)."`
 	LogLevel       string         `enum:",debug,info,warn,error" default:"" placeholder:"LEVEL" help:"Log level: debug, info, warn or error (log.level)."`
 	RunAs          string         `placeholder:"USER" help:"Unprivileged account to switch to after binding, when started as root (process.run_as)."`
+	BanAfter       *int           `placeholder:"N" help:"Ban a client IP after N failed logins within --ban-window; 0 turns bans off (limits.ban_after, default 10)."`
+	BanWindow      *time.Duration `placeholder:"DURATION" help:"Window in which failed logins count (limits.ban_window, default 10m)."`
+	BanFor         *time.Duration `placeholder:"DURATION" help:"How long a ban lasts (limits.ban_for, default 10m)."`
 }
 
 // staleTempPrefix is the name prefix of atomic-upload temporaries; a
@@ -242,6 +245,15 @@ func (s *ServeCmd) config() (*config.Config, error) {
 	}
 	if s.RunAs != "" {
 		cfg.Process.RunAs = s.RunAs
+	}
+	if s.BanAfter != nil {
+		cfg.Limits.BanAfter = *s.BanAfter
+	}
+	if s.BanWindow != nil {
+		cfg.Limits.BanWindow = config.Duration(*s.BanWindow)
+	}
+	if s.BanFor != nil {
+		cfg.Limits.BanFor = config.Duration(*s.BanFor)
 	}
 	return cfg, nil
 }

@@ -56,14 +56,10 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		MaxLineLength:      c.Limits.MaxLine,
 		FailedLoginDelay:   time.Duration(c.Limits.FailedLoginDelay),
 		MaxLoginAttempts:   c.Limits.MaxLoginAttempts,
-		Ban: server.BanPolicy{
-			After:  c.Limits.BanAfter,
-			Window: time.Duration(c.Limits.BanWindow),
-			For:    time.Duration(c.Limits.BanFor),
-		},
-		AtomicUploads: c.Uploads.Atomic,
-		ListHidden:    true,
-		Logger:        logger,
+		Ban:                banPolicy(c.Limits),
+		AtomicUploads:      c.Uploads.Atomic,
+		ListHidden:         true,
+		Logger:             logger,
 	}
 	if c.cert != nil {
 		v, _ := tlsVersion(c.TLS.MinVersion)
@@ -153,4 +149,13 @@ func (c *Config) warnings(listen []netip.AddrPort, ports server.PortRange, passw
 		add("passive.any_peer or active.any_peer is on: data connections may involve third hosts (FXP), which bounce attacks abuse")
 	}
 	return w
+}
+
+// banPolicy maps limits.ban_* to the server's policy: ban_after 0 (or
+// less) turns bans off, where the server's zero value means its default.
+func banPolicy(l Limits) server.BanPolicy {
+	if l.BanAfter <= 0 {
+		return server.BanPolicy{After: -1}
+	}
+	return server.BanPolicy{After: l.BanAfter, Window: time.Duration(l.BanWindow), For: time.Duration(l.BanFor)}
 }

@@ -132,7 +132,7 @@ type Limits struct {
 	FailedLoginDelay Duration `toml:"failed_login_delay"`
 	MaxLoginAttempts int      `toml:"max_login_attempts"`
 	// A client IP with BanAfter failed logins within BanWindow is
-	// refused for BanFor; -1: no bans.
+	// refused for BanFor; 0: no bans.
 	BanAfter  int      `toml:"ban_after"`
 	BanWindow Duration `toml:"ban_window"`
 	BanFor    Duration `toml:"ban_for"`

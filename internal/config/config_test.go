@@ -191,7 +191,7 @@ level = "debug"
 	if s.PassivePortMap.Map(40001) != 30001 {
 		t.Errorf("port map %+v", s.PassivePortMap)
 	}
-	if s.Ban != (server.BanPolicy{After: -1, Window: time.Minute, For: time.Hour}) {
+	if s.Ban != (server.BanPolicy{After: -1}) { // off: window and length do not matter
 		t.Errorf("ban %+v", s.Ban)
 	}
 	if s.TLSReuse != server.TLSReuseEnforce || s.MaxSessionsPerUser != 2 || s.CommandRate != 5.5 ||
@@ -350,6 +350,24 @@ func TestParsePortRange(t *testing.T) {
 		got, err := ParsePortRange(in)
 		if err != nil || got != want {
 			t.Errorf("ParsePortRange(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+// ban_after 0 turns bans off, as --ban-after 0 does; it must not fall
+// back to the server's default of 10.
+func TestBanAfterZeroIsOff(t *testing.T) {
+	for _, tc := range []struct {
+		after int
+		want  server.BanPolicy
+	}{
+		{0, server.BanPolicy{After: -1}},
+		{-1, server.BanPolicy{After: -1}},
+		{5, server.BanPolicy{After: 5, Window: time.Minute, For: time.Hour}},
+	} {
+		got := banPolicy(Limits{BanAfter: tc.after, BanWindow: Duration(time.Minute), BanFor: Duration(time.Hour)})
+		if got != tc.want {
+			t.Errorf("ban_after %d: %+v, want %+v", tc.after, got, tc.want)
 		}
 	}
 }
