@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"syscall"
 
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/storage"
@@ -13,9 +14,11 @@ import (
 // safe to show: it never includes paths on the server's disk or errno text.
 func storageReply(err error) (int, string) {
 	switch {
-	case errors.Is(err, storage.ErrNoSpace):
+	// The raw errnos too: a kernel copy path (splice) may report them
+	// from below a backend's own error translation.
+	case errors.Is(err, storage.ErrNoSpace), errors.Is(err, syscall.ENOSPC):
 		return ftp.CodeInsufficientSpace, "Insufficient storage space."
-	case errors.Is(err, storage.ErrQuota):
+	case errors.Is(err, storage.ErrQuota), errors.Is(err, syscall.EDQUOT):
 		return ftp.CodeExceededStorage, "Quota exceeded."
 	case errors.Is(err, storage.ErrNotEmpty):
 		return ftp.CodeFileActionDenied, "Directory not empty."
