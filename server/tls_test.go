@@ -207,3 +207,18 @@ func TestTLSSessionReuseAllowed(t *testing.T) {
 	}
 	c.expect(ftp.CodeTransferComplete)
 }
+
+// Bytes that follow AUTH TLS in the same read are not a TLS handshake; a
+// man in the middle could have injected them in clear text, to be run
+// after the upgrade as if protected. They are refused.
+func TestAuthTLSRefusesPipelinedCommands(t *testing.T) {
+	scfg, _ := testTLS(t)
+	ts := startServer(t, func(c *Config) { c.TLS = scfg })
+	c := dial(t, ts.addr)
+	if _, err := c.conn.Write([]byte("AUTH TLS\r\nUSER alice\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(ftp.CodeBadSequence)
+	c.expect(ftp.CodeNeedPassword) // the USER is answered in clear, as a clear command
+	c.cmd(ftp.CodeSystemType, "SYST")
+}
