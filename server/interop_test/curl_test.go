@@ -398,3 +398,39 @@ func TestCurlBigListing(t *testing.T) {
 		}
 	}
 }
+
+// TestCurlIPv6 runs over ::1, where only the RFC 2428 commands work:
+// EPSV for passive, EPRT with protocol 2 for active.
+func TestCurlIPv6(t *testing.T) {
+	testenv.Tool(t, "curl")
+	e := startServer(t, options{ipv6: true})
+	src := filepath.Join(e.work, "v6.src")
+	data := writeRandom(t, src, 200_003)
+	out := curl(t, e, "-g", "-T", src, e.url("v6.bin"))
+	mustContain(t, "curl transcript", out, "> EPSV", "229 ", "226 ")
+	sameFile(t, filepath.Join(e.root, "v6.bin"), data)
+
+	dst := filepath.Join(e.work, "v6.dst")
+	out = curl(t, e, "-g", "-P", "::1", "-o", dst, e.url("v6.bin"))
+	mustContain(t, "curl transcript", out, "> EPRT |2|::1|", "200 EPRT command successful", "226 ")
+	sameFile(t, dst, data)
+
+	// PASV cannot name an IPv6 address (curl never sends it over IPv6,
+	// even with --disable-epsv, so a raw client asks): 522 and the
+	// protocol to use, never an IPv4 address.
+	c := dialControl(t, e.addr())
+	c.expect(t, 220)
+	c.cmd(t, 331, "USER "+testUser)
+	c.cmd(t, 230, "PASS "+testPass)
+	c.cmd(t, 522, "PASV")
+	if msg := c.cmd(t, 229, "EPSV"); !strings.Contains(msg, "(|||") {
+		t.Fatalf("EPSV reply %q", msg)
+	}
+	c.cmd(t, 522, "EPSV 1")
+	// An IPv4 target is another host than this IPv6 client: refused,
+	// as unsupported (522) or as a bounce (501).
+	c.send(t, "EPRT |1|127.0.0.1|2000|")
+	if code, msg, err := c.tp.ReadResponse(0); err != nil || code != 501 && code != 522 {
+		t.Fatalf("EPRT to IPv4 from an IPv6 client: %d %q (%v), want 501 or 522", code, msg, err)
+	}
+}

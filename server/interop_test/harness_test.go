@@ -33,6 +33,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/server"
 	"github.com/ferry-ftp/ferry/storage/local"
+	"go.uber.org/goleak"
 )
 
 // Credentials of the test's password user; anonymous is read-only.
@@ -48,6 +49,7 @@ const clientTimeout = 60 * time.Second
 type options struct {
 	tls    bool // AUTH TLS on the plain listener and an implicit-TLS listener
 	atomic bool // AtomicUploads
+	ipv6   bool // listen on ::1 instead of 127.0.0.1 (skips if the host has no IPv6 loopback)
 	// downloadRate caps the server's downloads (bytes per second), for
 	// tests that need a transfer still running; 0: no cap.
 	downloadRate int64
@@ -67,7 +69,7 @@ type ftpEnv struct {
 
 // url returns an ftp:// URL for p on the plain listener, with credentials.
 func (e *ftpEnv) url(p string) string {
-	return fmt.Sprintf("ftp://%s:%s@%s:%d/%s", testUser, testPass, e.host, e.port, strings.TrimPrefix(p, "/"))
+	return fmt.Sprintf("ftp://%s:%s@%s/%s", testUser, testPass, e.addr(), strings.TrimPrefix(p, "/"))
 }
 
 // addr is host:port of the plain listener.
@@ -112,9 +114,18 @@ func startServer(t *testing.T, o options) *ftpEnv {
 		t.Fatal(err)
 	}
 	e := &ftpEnv{t: t, root: root, host: "127.0.0.1", work: t.TempDir(), srv: srv, log: logw}
+	network := "tcp4"
+	if o.ipv6 {
+		e.host, network = "::1", "tcp6"
+		l, err := net.Listen(network, "[::1]:0")
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		_ = l.Close()
+	}
 	var wg sync.WaitGroup
 	serve := func(implicit bool) int {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		l, err := net.Listen(network, net.JoinHostPort(e.host, "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -456,4 +467,11 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 			t.Fatalf("%s lacks %q:\n%s", what, sub, s)
 		}
 	}
+}
+
+// TestMain fails the run if goroutines outlive the tests: every server is
+// closed in Cleanup, so a leftover session, transfer or listener
+// goroutine is a leak in the server.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
