@@ -49,7 +49,7 @@ func TestPassiveThroughNAT(t *testing.T) {
 
 	t.Run("private address advertised", func(t *testing.T) {
 		srv := startServer(t, lab, fix, serverConfig{advertise: netlab.ServerIPv4.String()})
-		res := srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "-mode", "pasv", "-trust-pasv")
+		res := srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "data connection to "+netlab.ServerIPv4.String(), "-mode", "pasv", "-trust-pasv")
 		if got := advertisedHost(t, res); got != netlab.ServerIPv4 {
 			t.Errorf("PASV advertised %s, want the private %s", got, netlab.ServerIPv4)
 		}
@@ -97,7 +97,7 @@ func TestActiveBehindNAT(t *testing.T) {
 
 	t.Run("fails from the NATed client", func(t *testing.T) {
 		for _, mode := range []string{"eprt", "port"} {
-			res := srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "-mode", mode)
+			res := srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "501", "-mode", mode)
 			// The client announced its private address, which the
 			// server does not see it come from.
 			if !strings.Contains(res.Advertised, netlab.ClientIPv4.String()) {
@@ -406,7 +406,7 @@ func TestPortMapping(t *testing.T) {
 
 	t.Run("without the mapping", func(t *testing.T) {
 		srv := startServer(t, lab, fix, serverConfig{advertise: netlab.ServerPublicIPv4.String()})
-		res := srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "-mode", "epsv")
+		res := srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "data connection to "+netlab.ServerPublicIPv4.String(), "-mode", "epsv")
 		if p := advertisedPort(t, res); !private.Contains(p) {
 			t.Errorf("EPSV named port %d, want the private range %v", p, private)
 		}
@@ -438,7 +438,7 @@ func TestIPv6(t *testing.T) {
 	}
 	// Without NAT the client's EPRT names its real address, but its
 	// router's stateful firewall drops the server's connection.
-	srv.mustFail(t, netlab.Client, netlab.ServerIPv6, "-mode", "eprt")
+	srv.mustFail(t, netlab.Client, netlab.ServerIPv6, "425", "-mode", "eprt")
 }
 
 // Scenario 8: the passive and active scenarios with FTPS (PROT P), where
@@ -455,15 +455,15 @@ func TestFTPS(t *testing.T) {
 		srv.mustGet(t, netlab.Client, netlab.ServerPublicIPv4, append(ca, "-mode", "epsv")...)
 		srv.mustGet(t, netlab.Client, netlab.ServerIPv6, append(ca, "-mode", "epsv")...)
 		srv.mustGet(t, netlab.Stranger, netlab.ServerPublicIPv4, append(ca, "-mode", "active")...)
-		srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, append(ca, "-mode", "active")...)
+		srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "501", append(ca, "-mode", "active")...)
 		// The server requires PROT P: the transfers above were protected.
-		srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "-mode", "epsv")
+		srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "534", "-mode", "epsv")
 	})
 	t.Run("private address advertised", func(t *testing.T) {
 		// The router could not rewrite the 227 reply inside TLS even
 		// with an FTP helper: the strict client fails, ferry's recovers.
 		srv := startServer(t, lab, fix, serverConfig{advertise: netlab.ServerIPv4.String(), tls: &files})
-		srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, append(ca, "-mode", "pasv", "-trust-pasv")...)
+		srv.mustFail(t, netlab.Client, netlab.ServerPublicIPv4, "data connection to "+netlab.ServerIPv4.String(), append(ca, "-mode", "pasv", "-trust-pasv")...)
 		res := srv.mustGet(t, netlab.Client, netlab.ServerPublicIPv4, append(ca, "-mode", "pasv")...)
 		if !containsNote(res, fmt.Sprintf("PASV reply names %s", netlab.ServerIPv4)) {
 			t.Errorf("client notes %q; want the PASV address replaced", res.Notes)

@@ -208,12 +208,16 @@ func (s *ferryServer) mustGet(t *testing.T, h netlab.Host, addr netip.Addr, flag
 	return res
 }
 
-// mustFail is get that requires the transfer to fail.
-func (s *ferryServer) mustFail(t *testing.T, h netlab.Host, addr netip.Addr, flags ...string) result {
+// mustFail is get that requires the transfer to fail with an error
+// that contains why.
+func (s *ferryServer) mustFail(t *testing.T, h netlab.Host, addr netip.Addr, why string, flags ...string) result {
 	t.Helper()
 	res := s.get(t, h, addr, flags...)
 	if res.Err == "" {
 		t.Fatalf("get from %s to %s %v succeeded (%+v); want a failure", h, addr, flags, res)
+	}
+	if !strings.Contains(res.Err, why) {
+		t.Fatalf("get from %s to %s %v failed with %q; want %q", h, addr, flags, res.Err, why)
 	}
 	return res
 }
