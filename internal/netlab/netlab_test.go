@@ -2,6 +2,7 @@ package netlab_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/internal/netlab"
+	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
 // TestTopology proves the lab is the network the scenarios rely on:
@@ -72,4 +74,32 @@ func startListener(t *testing.T, lab *netlab.Lab, h netlab.Host, addr string) *n
 		t.Fatalf("listener in %s: %v", h, err)
 	}
 	return p
+}
+
+// TestScriptArguments checks, without root, that the lab script refuses
+// IDs that are not plain names (they end up in namespace names and in
+// the pattern "down" deletes) and that removing a lab that does not
+// exist touches nothing.
+func TestScriptArguments(t *testing.T) {
+	bash := testenv.Tool(t, "bash")
+	for _, args := range [][]string{
+		{"up"}, {"up", ""}, {"up", "ABC"}, {"up", "a b"}, {"up", "../x"}, {"up", "123456789"},
+		{"down", "*"}, {"down", "a-b"}, {"frobnicate", "ab"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := exec.CommandContext(ctx, bash, append([]string{"../../scripts/netlab.sh"}, args...)...).Run()
+		cancel()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Errorf("netlab.sh %q: %v; want exit status 2", args, err)
+		}
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, bash, "../../scripts/netlab.sh", "down", "zz9nolab").CombinedOutput(); err != nil {
+		t.Errorf("netlab.sh down of a lab that does not exist: %v\n%s", err, out)
+	}
 }
