@@ -52,14 +52,17 @@ type env struct {
 
 // ftpd is a running FTP server under test.
 type ftpd struct {
-	name  string
-	addr  string
-	hash  string // how it checks the password user's password, and at what cost
-	tls   bool   // offers AUTH TLS
-	cmd   *exec.Cmd
-	log   string
-	exit  chan struct{} // closed when cmd has exited
-	inner func()        // stops an in-process server (see -profile)
+	name string
+	addr string
+	hash string // how it checks the password user's password, and at what cost
+	tls  bool   // offers AUTH TLS
+	// maxSessions is the most sessions the server accepts at once here,
+	// whatever it was told (0: no such cap).
+	maxSessions int
+	cmd         *exec.Cmd
+	log         string
+	exit        chan struct{} // closed when cmd has exited
+	inner       func()        // stops an in-process server (see -profile)
 }
 
 // pid returns the server's main process, or 0 when it runs in-process.
@@ -336,6 +339,9 @@ func pureFTPdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string,
 	// The virtual user has the system account's own crypt(3) hash, which
 	// Pure-FTPd checks with crypt(3), as vsftpd's PAM and ProFTPD do.
 	s.hash = "PureDB: " + cryptHash(e.shadow)
+	// Debian's build answers "421 500 users (the maximum) are already
+	// logged in" past 500, --maxclientsnumber notwithstanding.
+	s.maxSessions = 500
 	passwd := filepath.Join(dir, "pureftpd.passwd")
 	pdb := filepath.Join(dir, "pureftpd.pdb")
 	line := fmt.Sprintf("%s:%s:%d:%d::%s/./::::::::::::\n", benchUser, e.shadow, e.uid, e.gid, e.root)

@@ -456,9 +456,14 @@ func (b *bench) idle(ctx context.Context, _ *bench, s *ftpd) (map[string]float64
 	out := map[string]float64{}
 	for _, n := range b.opts.idle {
 		measured := n
-		if s.name != "ferry" && n > b.opts.forkCap {
+		if s.name != "ferry" && measured > b.opts.forkCap {
 			measured = b.opts.forkCap
-			b.note(fmt.Sprintf("scaled idle-%d %s", n, s.name), fmt.Sprintf("measured at %d sessions", measured))
+		}
+		if s.maxSessions > 0 && measured > s.maxSessions {
+			measured = s.maxSessions
+		}
+		if measured < n {
+			b.note(fmt.Sprintf("scaled idle-%d %s", n, s.name), fmt.Sprintf("measured at %d sessions, total extrapolated", measured))
 		}
 		before := treeMemory(s.pid())
 		conns := make([]*ftpConn, measured)
