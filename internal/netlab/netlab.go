@@ -142,8 +142,13 @@ func Start(t testing.TB, opts Options) *Lab {
 			"LAB_PASSIVE_PORTS="+rangeString(opts.PassivePorts),
 			"LAB_PUBLIC_PASSIVE_PORTS="+rangeString(opts.PublicPassivePorts))
 		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == exitIDTaken && attempt < 3 {
-			continue // another lab has this ID: the script touched nothing
+		if errors.As(err, &exit) && exit.ExitCode() == exitIDTaken {
+			// Another lab has this ID and the script touched nothing:
+			// never remove what is not ours.
+			if attempt < 3 {
+				continue
+			}
+			t.Fatalf("netlab: no free lab ID after %d attempts: %s", attempt+1, out)
 		}
 		// From here the namespaces named by l.ID are ours, however far
 		// "up" got.
