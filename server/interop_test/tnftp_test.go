@@ -55,7 +55,10 @@ func TestTnftp(t *testing.T) {
 				"quit")
 			out := e.mustRun("", strings.Join(script, "\n")+"\n", tnftp, "-n", "-v", "-d")
 			mustContain(t, "tnftp transcript", out,
-				"---> USER "+testUser, "---> PASS XXXX", "230 ", "---> LIST", "remote.bin",
+				"---> USER "+testUser, "---> PASS XXXX", "230 ",
+				// As in the seed: SYST makes the client pick binary mode.
+				"---> SYST", "215 UNIX Type: L8", "Remote system type is UNIX.", "Using binary mode to transfer files.",
+				"---> LIST", "remote.bin",
 				"---> RETR remote.bin", "---> STOR up-"+tc.name+".bin", "226 ", "---> QUIT", "221 ")
 			if strings.Contains(out, testPass) {
 				t.Errorf("tnftp transcript shows the password:\n%s", out)
