@@ -88,6 +88,7 @@ ports() { # "50000-50100" -> "50000 50100", checked
 
 up() {
 	local control=${LAB_CONTROL_PORT:-21}
+	[[ $control =~ ^[0-9]+$ ]] || { echo "bad control port $control" >&2; exit 2; }
 	local priv=${LAB_PASSIVE_PORTS:-50000-50100}
 	local pub=${LAB_PUBLIC_PASSIVE_PORTS:-$priv}
 	local pmin pmax qmin qmax
@@ -228,8 +229,9 @@ up)
 		exit 3
 	fi
 	# A half-built lab is removed before the error is reported.
-	trap 'down' ERR
+	trap 'down' EXIT
 	up
+	trap - EXIT
 	;;
 down) down ;;
 status) status ;;
