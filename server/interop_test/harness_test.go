@@ -452,6 +452,13 @@ func makeTree(t *testing.T, dir string) {
 	}
 	writeFile(t, filepath.Join(dir, "a/lines.txt"), []byte("one\ntwo\nthree\n"))
 	writeFile(t, filepath.Join(dir, "Straße ß.txt"), []byte("grüße\n"))
+	// Names FTP servers get wrong: spaces at either end (the argument is
+	// everything after the verb's one space), quotes (doubled in 257
+	// replies), a percent sign and a hash.
+	writeFile(t, filepath.Join(dir, " leading.txt"), []byte("lead"))
+	writeFile(t, filepath.Join(dir, "trailing.txt "), []byte("trail"))
+	writeFile(t, filepath.Join(dir, `dir "q"`, `it's "x".txt`), []byte("quotes"))
+	writeFile(t, filepath.Join(dir, "100% #1.txt"), []byte("percent"))
 	writeRandom(t, filepath.Join(dir, "big", "five-mib.bin"), 5<<20)
 	writeRandom(t, filepath.Join(dir, "a/b/c/d/e/deep.bin"), 4096)
 	if err := os.MkdirAll(filepath.Join(dir, "empty dir"), 0o755); err != nil {

@@ -101,6 +101,15 @@ def suite_plain():
         eq(f.rmd("d")[:4], "250 ", "rmd")
         assert not os.path.exists(os.path.join(ROOT, "d")), "rmd left the directory"
         refused(["550"], "cwd to a missing directory", f.cwd, "no-such-dir")
+        # RFC 959 appendix II: quotes in a 257 path are doubled; ftplib
+        # undoes that. Leading and trailing spaces belong to the name.
+        for name in ('say "hi"', " both ends "):
+            eq(f.mkd(name), "/" + name, "mkd of %r" % name)
+            assert os.path.isdir(os.path.join(ROOT, name)), name
+            eq(f.cwd(name)[:4], "250 ", "cwd into %r" % name)
+            eq(f.pwd(), "/" + name, "pwd in %r" % name)
+            f.cwd("/")
+            eq(f.rmd(name)[:4], "250 ", "rmd of %r" % name)
 
     @check
     def stor_retr_binary():
