@@ -4,8 +4,10 @@ go 1.26.0
 
 require (
 	github.com/alecthomas/kong v1.17.0
+	github.com/creack/pty v1.1.24
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/pelletier/go-toml/v2 v2.4.3
+	github.com/peterh/liner v1.2.2
 	github.com/vbauerster/mpb/v8 v8.15.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/crypto v0.55.0

@@ -36,6 +36,7 @@ type xferOpts struct {
 	resume  bool
 	verify  bool
 	setTime bool // set the remote file's time to the local one's after an upload
+	text    bool // ASCII type: convert CRLF on the wire to and from local LF (the shell's ascii)
 	meter   *meter
 }
 
@@ -124,7 +125,16 @@ func download(ctx context.Context, s *session, remote, local string, size int64,
 			return err
 		}
 		t := o.meter.start(name, size, offset)
-		n, err := s.Retrieve(ctx, remote, offset, io.MultiWriter(f, t))
+		var w io.Writer = f
+		var text *textWriter
+		if o.text {
+			text = fromNetText(f)
+			w = text
+		}
+		n, err := s.Retrieve(ctx, remote, offset, io.MultiWriter(w, t))
+		if text != nil && err == nil {
+			err = text.Close()
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -100,7 +100,11 @@ func upload(ctx context.Context, s *session, local, remote string, o xferOpts, n
 			return err
 		}
 		t := o.meter.start(name, fi.Size(), offset)
-		_, err = s.Store(ctx, remote, io.TeeReader(f, t), offset)
+		var r io.Reader = f
+		if o.text {
+			r = toNetText(f)
+		}
+		_, err = s.Store(ctx, remote, io.TeeReader(r, t), offset)
 		if offset > 0 && restRefused(err) {
 			if _, err = f.Seek(offset, io.SeekStart); err == nil {
 				_, err = s.Append(ctx, remote, io.TeeReader(f, t))

@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/peterh/liner"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// The terminal side of the shell: line editing and history (liner), and
+// TAB completion of command names and of remote and local paths.
+
+// dirCache keeps remote directory listings for completion, by absolute
+// path, until a command that may change a directory runs (put, delete,
+// rename, ...), or the session changes.
+type dirCache struct {
+	dirs map[string][]ftp.Entry
+}
+
+func (c *dirCache) get(dir string) ([]ftp.Entry, bool) {
+	e, ok := c.dirs[dir]
+	return e, ok
+}
+
+func (c *dirCache) put(dir string, entries []ftp.Entry) {
+	if c.dirs == nil {
+		c.dirs = map[string][]ftp.Entry{}
+	}
+	c.dirs[dir] = entries
+}
+
+func (c *dirCache) clear() { c.dirs = nil }
+
+// absRemote makes a remote directory absolute against the working one.
+func (sh *shell) absRemote(dir string) string {
+	if strings.HasPrefix(dir, "/") {
+		return path.Clean(dir)
+	}
+	return path.Join("/", sh.cwd, dir)
+}
+
+// linerReader reads commands from a terminal with liner.
+type linerReader struct {
+	st      *liner.State
+	history string // file; "" keeps the history in memory only
+}
+
+// newLinerReader takes over the terminal on os.Stdin and os.Stdout.
+// ctx bounds the listings that completion makes.
+func newLinerReader(ctx context.Context, sh *shell, history string) *linerReader {
+	st := liner.NewLiner()
+	st.SetCtrlCAborts(true)
+	st.SetTabCompletionStyle(liner.TabPrints)
+	st.SetWordCompleter(func(line string, pos int) (string, []string, string) {
+		return sh.complete(ctx, line, pos)
+	})
+	r := &linerReader{st: st, history: history}
+	if history != "" {
+		if f, err := os.Open(history); err == nil {
+			st.ReadHistory(io.LimitReader(f, 1<<20))
+			f.Close()
+		}
+	}
+	return r
+}
+
+func (r *linerReader) line(prompt string) (string, error) {
+	for {
+		s, err := r.st.Prompt(prompt)
+		if errors.Is(err, liner.ErrPromptAborted) {
+			continue // Ctrl-C drops the line, as in a shell
+		}
+		if err != nil {
+			return "", err
+		}
+		if h := historyLine(s); h != "" {
+			r.st.AppendHistory(h)
+		}
+		return s, nil
+	}
+}
+
+func (r *linerReader) password(prompt string) (string, error) {
+	return r.st.PasswordPrompt(prompt)
+}
+
+func (r *linerReader) close() {
+	if r.history != "" {
+		if f, err := os.OpenFile(r.history, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+			r.st.WriteHistory(f)
+			f.Close()
+		}
+	}
+	r.st.Close()
+}
+
+// historyLine is what history keeps of a command line: no password
+// (user's second argument, a URL's), nothing for a blank line.
+func historyLine(s string) string {
+	s = strings.TrimSpace(s)
+	words, err := splitWords(s)
+	if err != nil || len(words) == 0 {
+		return s
+	}
+	if c, ok := lookupCommand(words[0]); ok {
+		switch c.name {
+		case "user":
+			if len(words) > 2 {
+				return words[0] + " " + words[1]
+			}
+		case "open":
+			return words[0] + " " + redact(strings.Join(words[1:], " "))
+		}
+	}
+	return s
+}
+
+// complete is liner's word completer: command names for the first
+// word; for the others, what the command's arguments name.
+func (sh *shell) complete(ctx context.Context, line string, pos int) (head string, completions []string, tail string) {
+	runes := []rune(line)
+	if pos > len(runes) {
+		pos = len(runes)
+	}
+	before, tail := string(runes[:pos]), string(runes[pos:])
+	i := strings.LastIndexAny(before, " \t")
+	head, word := before[:i+1], before[i+1:]
+	first := strings.Fields(before)
+	if i < 0 || len(first) == 0 {
+		return head, commandNames(word), tail
+	}
+	c, ok := lookupCommand(first[0])
+	if !ok {
+		return head, nil, tail
+	}
+	switch c.args {
+	case argCommand:
+		completions = commandNames(word)
+	case argRemote:
+		completions = sh.completeRemote(ctx, word)
+	case argLocal:
+		completions = sh.completeLocal(word)
+	}
+	return head, completions, tail
+}
+
+// commandNames are the names and aliases starting with prefix.
+func commandNames(prefix string) []string {
+	var names []string
+	for _, c := range shellCommands() {
+		for _, n := range append([]string{c.name}, c.aliases...) {
+			if strings.HasPrefix(n, prefix) {
+				names = append(names, n+" ")
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// completeRemote lists word's directory (from the cache when it can)
+// and returns the names in it that start with word's last element;
+// directories end with "/".
+func (sh *shell) completeRemote(ctx context.Context, word string) []string {
+	if sh.sess == nil || strings.ContainsAny(word, `"\`) {
+		return nil
+	}
+	dir, prefix := path.Split(word)
+	abs := sh.absRemote(dir)
+	entries, ok := sh.cache.get(abs)
+	if !ok {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		sh.muted.Store(true) // the transcript would garble the line being edited
+		defer sh.muted.Store(false)
+		s, err := sh.data(ctx)
+		if err != nil {
+			return nil
+		}
+		if entries, err = s.List(ctx, abs); err != nil {
+			return nil
+		}
+		sh.cache.put(abs, entries)
+	}
+	var out []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name, prefix) {
+			continue
+		}
+		name := dir + quoteWord(e.Name)
+		if e.Type == ftp.EntryDir {
+			name += "/"
+		} else {
+			name += " "
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// completeLocal completes a local path, relative to lcd's directory.
+func (sh *shell) completeLocal(word string) []string {
+	if strings.ContainsAny(word, `"\`) {
+		return nil
+	}
+	dir, prefix := filepath.Split(word)
+	entries, err := os.ReadDir(sh.resolveLocal(dir + "."))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		name := dir + quoteWord(e.Name())
+		if e.IsDir() {
+			name += string(filepath.Separator)
+		} else {
+			name += " "
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// quoteWord escapes what splitWords would split or interpret.
+func quoteWord(s string) string {
+	if !strings.ContainsAny(s, " \t\"\\") {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(" \t\"\\", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

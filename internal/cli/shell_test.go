@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runShell runs `ferry shell` in-process with script as its (non
+// terminal) stdin, and fails the test if the password shows.
+func runShell(t *testing.T, script string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	args = append([]string{"shell", "--timeout", "20s", "--history", ""}, args...)
+	code := run(ctx, args, &Env{Stdin: strings.NewReader(script), Stdout: &out, Stderr: &errb})
+	if strings.Contains(out.String()+errb.String(), ftpPass) {
+		t.Errorf("the shell printed the password:\n%s\n%s", out.String(), errb.String())
+	}
+	return code, out.String(), errb.String()
+}
+
+// after returns what follows the first line of s containing marker,
+// failing the test if there is none.
+func after(t *testing.T, s, marker string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(s, marker)
+	if !ok {
+		t.Fatalf("no %q in:\n%s", marker, s)
+	}
+	return rest
+}
+
+// TestShellScript drives every command through a script on stdin and
+// checks the files on both sides and the debug transcript.
+func TestShellScript(t *testing.T) {
+	srv := startFTP(t, false)
+	local, down := t.TempDir(), t.TempDir()
+	big := randomData(t, 300<<10)
+	up := randomData(t, 70<<10)
+	writeFile(t, filepath.Join(srv.root, "a.bin"), string(big))
+	writeFile(t, filepath.Join(srv.root, "part.bin"), string(big))
+	writeFile(t, filepath.Join(down, "part.bin"), string(big[:100<<10])) // reget continues it
+	writeFile(t, filepath.Join(srv.root, "log.txt"), "start\n")
+	writeFile(t, filepath.Join(srv.root, "text.txt"), "one\ntwo\n\nthree\n")
+	writeFile(t, filepath.Join(local, "up.bin"), string(up))
+	writeFile(t, filepath.Join(local, "more.txt"), "more\n")
+	writeFile(t, filepath.Join(local, "m1.txt"), "first\n")
+	writeFile(t, filepath.Join(local, "m2.txt"), "second\n")
+	writeFile(t, filepath.Join(local, "skip.dat"), "not matched\n")
+	writeFile(t, filepath.Join(local, "lines.txt"), "alpha\nbeta\n")
+
+	script := fmt.Sprintf(`# a comment, then the settings
+lcd %s
+status
+debug
+passive
+epsv
+ls
+passive
+dir
+epsv
+ls
+debug
+put up.bin
+append more.txt log.txt
+mkdir sub
+cd sub
+pwd
+mput m*.txt
+ls
+cdup
+lcd %s
+mget sub/m*.txt
+get a.bin
+reget part.bin
+size a.bin
+modtime a.bin
+rename up.bin sub/up2.bin
+get sub/up2.bin up2.bin
+mdelete sub/m*.txt
+delete sub/up2.bin
+rmdir sub
+ascii
+get text.txt text-local.txt
+lcd %s
+put lines.txt
+binary
+get lines.txt lines-binary.txt
+type
+quote NOOP
+quote SITE NOSUCHTHING
+get nosuch.bin
+verbose
+get a.bin a2.bin
+verbose
+help
+help mget
+prompt
+prompt
+close
+ls
+open %s
+user %s %s
+pwd
+bye
+`, local, down, local, srv.bareURL(""), ftpUser, ftpPass)
+
+	code, out, errOut := runShell(t, script, srv.url(""))
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
+
+	// Files on both sides.
+	sameFile(t, filepath.Join(down, "a.bin"), big)
+	sameFile(t, filepath.Join(local, "a2.bin"), big)
+	sameFile(t, filepath.Join(down, "part.bin"), big)
+	sameFile(t, filepath.Join(down, "up2.bin"), up)
+	sameFile(t, filepath.Join(down, "m1.txt"), []byte("first\n"))
+	sameFile(t, filepath.Join(down, "m2.txt"), []byte("second\n"))
+	sameFile(t, filepath.Join(down, "text-local.txt"), []byte("one\ntwo\n\nthree\n"))
+	sameFile(t, filepath.Join(srv.root, "log.txt"), []byte("start\nmore\n"))
+	sameFile(t, filepath.Join(srv.root, "lines.txt"), []byte("alpha\nbeta\n"))     // ascii: LF -> CRLF -> LF
+	sameFile(t, filepath.Join(local, "lines-binary.txt"), []byte("alpha\nbeta\n")) // what the server stored
+	for _, gone := range []string{"sub", "up.bin", "nosuch.bin"} {
+		if _, err := os.Stat(filepath.Join(srv.root, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s still on the server: %v", gone, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(down, "skip.dat")); !os.IsNotExist(err) {
+		t.Errorf("mput or mget moved a file no glob matched: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(down, "nosuch.bin")); !os.IsNotExist(err) {
+		t.Errorf("a failed get left a local file: %v", err)
+	}
+
+	// Three failures: quote SITE, get nosuch.bin, ls while closed. The
+	// first is a plain reply, exit 1; the shell went on to the end.
+	if code != exitFailure {
+		t.Errorf("exit %d, want %d", code, exitFailure)
+	}
+	for _, want := range []string{"ferry: quote: 5", "ferry: get nosuch.bin: ftp transfer failed: 550 ", "ferry: not connected", "ferry: 3 commands failed"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+
+	// The transcript, with debug on: PORT, PASV, EPSV as toggled, and the
+	// reconnections' logins with the password masked.
+	dbg := after(t, out, "Debugging on.")
+	dbg, rest, _ := strings.Cut(dbg, "Debugging off.")
+	for _, re := range []string{
+		`Passive mode off\.\nEPSV/EPRT off\.\n`,
+		`---> PASS XXXX\n`,
+		`---> PORT 127,0,0,1,\d+,\d+\n200 [^\n]*\n---> NLST`,
+		`Passive mode on\.\n`,
+		`---> PASV\n227 Entering Passive Mode \(127,0,0,1,\d+,\d+\)\.?\n`,
+		`EPSV/EPRT on\.\n`,
+		`---> EPSV\n229 [^\n]*\(\|\|\|\d+\|\)`,
+	} {
+		if !regexp.MustCompile(re).MatchString(dbg) {
+			t.Errorf("the debug transcript lacks %s", re)
+		}
+	}
+	if strings.Contains(rest, "--->") {
+		t.Errorf("debug off still shows commands:\n%s", rest)
+	}
+	if !strings.Contains(out, "---> PASS XXXX") || strings.Contains(out, "PASS "+ftpPass) {
+		t.Errorf("PASS not masked")
+	}
+
+	// Output of the other commands.
+	for _, want := range []string{
+		"Local directory now " + local,
+		"Connected to 127.0.0.1:",
+		"Remote directory: /sub\n",
+		"m1.txt\nm2.txt\n",
+		fmt.Sprintf("a.bin\t%d\n", len(big)),
+		"Using ascii mode to transfer files.",
+		"Using binary mode to transfer files.\nUsing binary mode to transfer files.\n", // binary, then type
+		"200 ", // quote NOOP's reply
+		"226 ", // verbose: the server's transfer reply
+		fmt.Sprintf("%d bytes received in ", len(big)),
+		"mget PATTERN...\n  download the remote files matching each glob",
+		"Interactive mode on.\nInteractive mode off.\n",
+		"Remote directory: /\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`a\.bin\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n`).MatchString(out) {
+		t.Errorf("modtime's line missing")
+	}
+	if strings.Contains(out, "ferry>") {
+		t.Errorf("a scripted session printed prompts")
+	}
+	srv.mu.Lock()
+	logins := append([]string(nil), srv.logins...)
+	srv.mu.Unlock()
+	if len(logins) < 2 || logins[len(logins)-1] != ftpUser {
+		t.Errorf("logins %v: want the last by user after open as anonymous", logins)
+	}
+}
+
+// TestShellExitOnError: -e stops at the first failure, whose exit code
+// the shell returns; a clean script exits 0 with nothing on stderr.
+func TestShellExitOnError(t *testing.T) {
+	srv := startFTP(t, false)
+	local := t.TempDir()
+	code, out, errOut := runShell(t, fmt.Sprintf("lcd %s\nget missing\nmkdir never\n", local), "-e", srv.url(""))
+	if code != exitTransfer && code != exitFailure || !strings.Contains(errOut, "550") || strings.Contains(errOut, "2 commands") {
+		t.Errorf("-e: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(srv.root, "never")); !os.IsNotExist(err) {
+		t.Errorf("-e ran the command after the failure")
+	}
+
+	code, out, errOut = runShell(t, "mkdir made\ncd made\npwd\n", srv.url(""))
+	if code != 0 || errOut != "" || out != "Remote directory: /made\n" {
+		t.Errorf("clean script: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+
+	// An unknown command and a bad argument count are usage errors (2).
+	code, _, errOut = runShell(t, "frobnicate\n", srv.url(""))
+	if code != exitUsage || !strings.Contains(errOut, "Invalid command") {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = runShell(t, "rename onlyone\n", srv.url(""))
+	if code != exitUsage || !strings.Contains(errOut, "usage: rename FROM TO") {
+		t.Errorf("bad arguments: exit %d, stderr %q", code, errOut)
+	}
+	// A refused login: exit 3.
+	code, _, errOut = runShell(t, "pwd\n", fmt.Sprintf("ftp://%s:wrong@%s/", ftpUser, srv.addr))
+	if code != exitConnection || !strings.Contains(errOut, "530") {
+		t.Errorf("bad password: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestShellWords(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"get a b", []string{"get", "a", "b"}},
+		{`get "with space" b`, []string{"get", "with space", "b"}},
+		{`get with\ space`, []string{"get", "with space"}},
+		{"  ls\t-l  ", []string{"ls", "-l"}},
+		{`put ""`, []string{"put", ""}},
+	} {
+		got, err := splitWords(tc.in)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) || len(got) != len(tc.want) {
+			t.Errorf("splitWords(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := splitWords(`get "open`); err == nil {
+		t.Errorf("an unterminated quote was accepted")
+	}
+	if got := historyLine("user bob secret"); got != "user bob" {
+		t.Errorf("history keeps %q", got)
+	}
+	if got := historyLine("open ftp://bob:secret@host/"); strings.Contains(got, "secret") {
+		t.Errorf("history keeps %q", got)
+	}
+}
+
+func TestShellText(t *testing.T) {
+	for _, tc := range []struct{ local, wire string }{
+		{"a\nb\n", "a\r\nb\r\n"},
+		{"", ""},
+		{"no end", "no end"},
+		{"\n\n", "\r\n\r\n"},
+		{"keep\r\nas is", "keep\r\nas is"},
+	} {
+		var wire bytes.Buffer
+		if _, err := wire.ReadFrom(toNetText(strings.NewReader(tc.local))); err != nil || wire.String() != tc.wire {
+			t.Errorf("toNetText(%q) = %q, %v; want %q", tc.local, wire.String(), err, tc.wire)
+		}
+	}
+	// CRLF split across writes, a lone CR kept, a CR at the very end.
+	var b bytes.Buffer
+	w := fromNetText(&b)
+	for _, p := range []string{"a\r", "\nb\rc\r", "\r\n", "d\r"} {
+		if _, err := w.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil || b.String() != "a\nb\rc\r\nd\r" {
+		t.Errorf("fromNetText: %q, %v", b.String(), err)
+	}
+}
