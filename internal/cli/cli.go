@@ -27,6 +27,7 @@ type CLI struct {
 	Mkdir    MkdirCmd    `cmd:"" help:"Create remote directories."`
 	Mv       MvCmd       `cmd:"" help:"Rename a remote file or directory."`
 	Cat      CatCmd      `cmd:"" help:"Write remote files to stdout."`
+	Shell    ShellCmd    `cmd:"" help:"The classic interactive FTP client: open, ls, cd, get, put, mget, passive, debug, ..."`
 	Doctor   DoctorCmd   `cmd:"" help:"Diagnose the path to a server: control connection, TLS, login and every data mode, with the likely cause of each failure."`
 }
 
