@@ -291,6 +291,12 @@ def suite_plain():
         conn = f.transfercmd("RETR huge.bin")
         got = conn.recv(65536)
         assert got, "no data before ABOR"
+        # STAT and NOOP are answered while the transfer runs (RFC 959
+        # 4.1.3: STAT during a transfer reports on it).
+        stat = f.sendcmd("STAT")
+        assert stat[:3] in ("211", "212", "213"), stat
+        assert "in progress" in stat, stat
+        eq(f.sendcmd("NOOP")[:4], "200 ", "noop during a transfer")
         resp = f.abort()  # Telnet IP, DM as urgent data, ABOR
         if resp[:3] == "426":
             # RFC 959: 426 for the aborted transfer, then 226 for ABOR.
