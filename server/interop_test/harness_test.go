@@ -446,8 +446,7 @@ func makeTree(t *testing.T, dir string) {
 		sub := []string{"", "a", "a/b", "a/b/c", "with space", "ünïcødé 目录"}[i%6]
 		writeRandom(t, filepath.Join(dir, sub, fmt.Sprintf("file %02d.bin", i)), i*997)
 	}
-	for i, name := range []string{"empty", "a/empty", "a/b/c/empty too", "ünïcødé 目录/空.txt"} {
-		_ = i
+	for _, name := range []string{"empty", "a/empty", "a/b/c/empty too", "ünïcødé 目录/空.txt"} {
 		writeFile(t, filepath.Join(dir, name), nil)
 	}
 	writeFile(t, filepath.Join(dir, "a/lines.txt"), []byte("one\ntwo\nthree\n"))

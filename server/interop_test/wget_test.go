@@ -15,7 +15,8 @@ func TestWget(t *testing.T) {
 	e := startServer(t, options{})
 	data := writeRandom(t, filepath.Join(e.root, "single.bin"), 1<<20+1)
 	tree := filepath.Join(e.root, "tree")
-	for i, name := range []string{"a.txt", "sub/b.bin", "sub/deeper/c.bin", "sub/empty", "with space.txt"} {
+	// Sizes 0, 1000, ... bytes: a.txt is empty.
+	for i, name := range []string{"a.txt", "sub/b.bin", "sub/deeper/c.bin", "sub/d.bin", "with space.txt"} {
 		writeRandom(t, filepath.Join(tree, name), i*1000)
 	}
 	for _, tc := range []struct {
