@@ -9,7 +9,7 @@
 #   scripts/netlab.sh down 1a2b      remove it (and only it)
 #   scripts/netlab.sh list           the labs that exist
 #
-# Topology (docs/firewalls-and-nat.md has the picture):
+# Topology (README.md, "Firewalls and NAT", has the picture):
 #
 #   client 192.168.1.2 -- crtr (masquerade, drops unsolicited inbound)
 #        -- wan 198.51.100.0/24 (stranger .3) --
