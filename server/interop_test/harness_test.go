@@ -53,6 +53,8 @@ type options struct {
 	// downloadRate caps the server's downloads (bytes per second), for
 	// tests that need a transfer still running; 0: no cap.
 	downloadRate int64
+	// tlsReuse is the TLS data-channel binding policy (default allow).
+	tlsReuse server.TLSReuse
 }
 
 // ftpEnv is a running server and where its files live.
@@ -103,6 +105,7 @@ func startServer(t *testing.T, o options) *ftpEnv {
 		PassivePorts:     freePortRange(t, 24),
 		AtomicUploads:    o.atomic,
 		DownloadRate:     o.downloadRate,
+		TLSReuse:         o.tlsReuse,
 		FailedLoginDelay: time.Millisecond,
 		Logger:           slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
