@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/term"
 
@@ -61,6 +63,10 @@ type shell struct {
 	verbose       atomic.Bool
 	muted         atomic.Bool // no transcript while completing a line
 
+	tmu      sync.Mutex         // guards lastSent and cancel, used by the hook and the signal goroutine
+	lastSent string             // verb of the last command sent, for the transcript
+	cancel   context.CancelFunc // stops the running command (Ctrl-C); nil between commands
+
 	cache    dirCache
 	failures int
 	firstErr int // exit code of the first failure
@@ -99,10 +105,16 @@ func (c *ShellCmd) Run(ctx context.Context, env *Env) error {
 		sh.in = r
 	}
 	defer sh.in.close()
+	if interactive {
+		// Ctrl-C stops the running command, not the shell.
+		var stop func()
+		ctx, stop = sh.trapSignals(ctx)
+		defer stop()
+	}
 	defer sh.disconnect(ctx)
 
 	if c.URL != "" {
-		if err := sh.open(ctx, c.URL); err != nil {
+		if err := sh.cancellable(ctx, func(ctx context.Context) error { return sh.open(ctx, c.URL) }); err != nil {
 			sh.report(err)
 			if sh.stopOnError {
 				return sh.result()
@@ -124,7 +136,11 @@ func (sh *shell) loop(ctx context.Context) {
 			}
 			return
 		}
-		quit, err := sh.exec(ctx, line)
+		var quit bool
+		err = sh.cancellable(ctx, func(ctx context.Context) (err error) {
+			quit, err = sh.exec(ctx, line)
+			return err
+		})
 		if err != nil {
 			sh.report(err)
 			if sh.stopOnError {
@@ -135,6 +151,21 @@ func (sh *shell) loop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// cancellable runs f with a context that Ctrl-C cancels.
+func (sh *shell) cancellable(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sh.tmu.Lock()
+	sh.cancel = cancel
+	sh.tmu.Unlock()
+	defer func() {
+		sh.tmu.Lock()
+		sh.cancel = nil
+		sh.tmu.Unlock()
+	}()
+	return f(ctx)
 }
 
 // exec runs one command line; quit is true for quit, bye and exit.
@@ -185,6 +216,9 @@ func (sh *shell) report(err error) {
 		err = fmt.Errorf("%w\nhint: %s", err, h)
 	}
 	fmt.Fprintf(sh.env.Stderr, "ferry: %v\n", err)
+	if sh.interactive {
+		return // the user saw it; the exit code is for scripts
+	}
 	sh.failures++
 	if sh.firstErr == 0 {
 		sh.firstErr = clientExit(err)
@@ -217,6 +251,13 @@ func (sh *shell) say(format string, args ...any) {
 // replies. It consults the flags on each line so that toggling works on
 // a live connection.
 func (sh *shell) transcript(dir client.Direction, line string) {
+	sh.tmu.Lock()
+	if dir == client.Sent {
+		verb, _, _ := strings.Cut(strings.TrimPrefix(line, "---> "), " ")
+		sh.lastSent = verb
+	}
+	feat := sh.lastSent == "FEAT"
+	sh.tmu.Unlock()
 	if sh.muted.Load() {
 		return
 	}
@@ -225,10 +266,45 @@ func (sh *shell) transcript(dir client.Direction, line string) {
 		if dir == client.Note {
 			line = "note: " + line
 		}
-	case !sh.verbose.Load() || dir != client.Received:
-		return
+	case !sh.verbose.Load() || dir != client.Received || feat:
+		return // verbose shows replies, but not the feature list the client asks for itself
 	}
 	fmt.Fprintln(sh.out, line)
+}
+
+// trapSignals makes the shell's context: SIGINT (Ctrl-C while a
+// command runs; liner reads it as a key at the prompt) cancels the
+// running command, which aborts a transfer with ABOR; SIGTERM ends the
+// shell. The parent context, which the same SIGINT cancels, no longer
+// stops it.
+func (sh *shell) trapSignals(parent context.Context) (context.Context, func()) {
+	ctx, cancelAll := context.WithCancel(context.WithoutCancel(parent))
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-sigs:
+				if sig != os.Interrupt {
+					cancelAll()
+					return
+				}
+				sh.tmu.Lock()
+				if sh.cancel != nil {
+					sh.cancel()
+				}
+				sh.tmu.Unlock()
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancelAll()
+	}
 }
 
 // resolveLocal makes a local path absolute against lcd's directory.

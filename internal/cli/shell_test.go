@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,6 +58,10 @@ func TestShellScript(t *testing.T) {
 	writeFile(t, filepath.Join(local, "skip.dat"), "not matched\n")
 	writeFile(t, filepath.Join(local, "lines.txt"), "alpha\nbeta\n")
 
+	host, port, err := net.SplitHostPort(srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	script := fmt.Sprintf(`# a comment, then the settings
 lcd %s
 status
@@ -107,11 +112,14 @@ prompt
 prompt
 close
 ls
-open %s
-user %s %s
+!echo from the local shell > bang.txt
+open %s %s
+pwd
+user %s
+%s
 pwd
 bye
-`, local, down, local, srv.bareURL(""), ftpUser, ftpPass)
+`, local, down, local, host, port, ftpUser, ftpPass)
 
 	code, out, errOut := runShell(t, script, srv.url(""))
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
@@ -124,6 +132,7 @@ bye
 	sameFile(t, filepath.Join(down, "m1.txt"), []byte("first\n"))
 	sameFile(t, filepath.Join(down, "m2.txt"), []byte("second\n"))
 	sameFile(t, filepath.Join(down, "text-local.txt"), []byte("one\ntwo\n\nthree\n"))
+	sameFile(t, filepath.Join(local, "bang.txt"), []byte("from the local shell\n"))
 	sameFile(t, filepath.Join(srv.root, "log.txt"), []byte("start\nmore\n"))
 	sameFile(t, filepath.Join(srv.root, "lines.txt"), []byte("alpha\nbeta\n"))     // ascii: LF -> CRLF -> LF
 	sameFile(t, filepath.Join(local, "lines-binary.txt"), []byte("alpha\nbeta\n")) // what the server stored
@@ -203,8 +212,8 @@ bye
 	srv.mu.Lock()
 	logins := append([]string(nil), srv.logins...)
 	srv.mu.Unlock()
-	if len(logins) < 2 || logins[len(logins)-1] != ftpUser {
-		t.Errorf("logins %v: want the last by user after open as anonymous", logins)
+	if n := len(logins); n < 2 || logins[n-2] != "anonymous" || logins[n-1] != ftpUser {
+		t.Errorf("logins %v: want anonymous (open HOST PORT), then %s (user, password on the next line)", logins, ftpUser)
 	}
 }
 
