@@ -74,6 +74,39 @@ type shell struct {
 
 // Run runs the shell until quit or the end of its input.
 func (c *ShellCmd) Run(ctx context.Context, env *Env) error {
+	sh, err := newShell(c, env)
+	if err != nil {
+		return err
+	}
+	if sh.interactive {
+		// Ctrl-C stops the running command, not the shell.
+		var stop func()
+		ctx, stop = sh.trapSignals(ctx)
+		defer stop()
+		if env.Stdin == os.Stdin && isTerminal(env.Stdout) {
+			sh.in = newLinerReader(ctx, sh, expandHome(c.History))
+		}
+	}
+	defer sh.in.close()
+	defer sh.disconnect(ctx)
+
+	if c.URL != "" {
+		if err := sh.cancellable(ctx, func(ctx context.Context) error { return sh.open(ctx, c.URL) }); err != nil {
+			sh.report(err)
+			if sh.stopOnError {
+				return sh.result()
+			}
+		}
+	}
+	sh.loop(ctx)
+	return sh.result()
+}
+
+// newShell sets the shell up as the classic client does: verbose,
+// prompting and progress bars on a terminal only; passive and EPSV on
+// unless --mode says otherwise. Commands come from a plain line reader
+// until Run chooses liner.
+func newShell(c *ShellCmd, env *Env) (*shell, error) {
 	interactive := isTerminal(env.Stdin)
 	sh := &shell{
 		env:         env,
@@ -92,37 +125,15 @@ func (c *ShellCmd) Run(ctx context.Context, env *Env) error {
 	sh.verbose.Store(interactive)
 	wd, err := os.Getwd()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sh.lcwd = wd
-	if interactive && env.Stdin == os.Stdin && isTerminal(env.Stdout) {
-		sh.in = newLinerReader(ctx, sh, expandHome(c.History))
-	} else {
-		r := &scanReader{r: bufio.NewReaderSize(env.Stdin, 64<<10), echo: interactive, w: env.Stdout}
-		if interactive {
-			r.tty = env.Stdin.(*os.File)
-		}
-		sh.in = r
-	}
-	defer sh.in.close()
+	r := &scanReader{r: bufio.NewReaderSize(env.Stdin, 64<<10), echo: interactive, w: env.Stdout}
 	if interactive {
-		// Ctrl-C stops the running command, not the shell.
-		var stop func()
-		ctx, stop = sh.trapSignals(ctx)
-		defer stop()
+		r.tty = env.Stdin.(*os.File)
 	}
-	defer sh.disconnect(ctx)
-
-	if c.URL != "" {
-		if err := sh.cancellable(ctx, func(ctx context.Context) error { return sh.open(ctx, c.URL) }); err != nil {
-			sh.report(err)
-			if sh.stopOnError {
-				return sh.result()
-			}
-		}
-	}
-	sh.loop(ctx)
-	return sh.result()
+	sh.in = r
+	return sh, nil
 }
 
 // loop reads and runs commands until quit, the end of input, or (with
@@ -201,10 +212,16 @@ func (sh *shell) exec(ctx context.Context, line string) (quit bool, err error) {
 	if cmd.changes {
 		defer sh.cache.clear()
 	}
-	if cmd.quit {
-		return true, cmd.run(sh, ctx, args)
+	err = cmd.run(sh, ctx, args)
+	if errors.Is(err, client.ErrConnection) && sh.sess != nil {
+		// The server closed the connection (421, an idle timeout) or the
+		// network broke: say so once rather than fail every command.
+		sh.sess.Close()
+		sh.sess = nil
+		sh.cache.clear()
+		err = fmt.Errorf("%w\nconnection lost; use open to connect again", err)
 	}
-	return false, cmd.run(sh, ctx, args)
+	return cmd.quit, err
 }
 
 var errNotConnected = errors.New("not connected; use open URL")

@@ -55,8 +55,19 @@ func shellCommands() []shellCommand {
 			run: func(sh *shell, ctx context.Context, a []string) error { return sh.user(ctx, a[0], a[1:]) }},
 		{name: "close", aliases: []string{"disconnect"}, help: "end the session and stay in the shell", conn: true,
 			run: func(sh *shell, ctx context.Context, _ []string) error { sh.disconnect(ctx); return nil }},
-		{name: "ls", usage: "[DIR]", help: "list names in a remote directory (NLST)", max: 1, conn: true, args: argRemote,
-			run: func(sh *shell, ctx context.Context, a []string) error { return sh.ls(ctx, a) }},
+		{name: "ls", usage: "[-l] [DIR]", help: "list names in a remote directory (NLST); -l: as dir", max: 2, conn: true, args: argRemote,
+			run: func(sh *shell, ctx context.Context, a []string) error {
+				if len(a) > 0 && strings.HasPrefix(a[0], "-") {
+					if strings.Contains(a[0], "l") {
+						return sh.dir(ctx, a[1:])
+					}
+					a = a[1:]
+				}
+				if len(a) > 1 {
+					return usagef("usage: ls [-l] [DIR]")
+				}
+				return sh.ls(ctx, a)
+			}},
 		{name: "dir", usage: "[DIR]", help: "list a remote directory in long form (MLSD or LIST)", max: 1, conn: true, args: argRemote,
 			run: func(sh *shell, ctx context.Context, a []string) error { return sh.dir(ctx, a) }},
 		{name: "cd", usage: "DIR", help: "change the remote directory", min: 1, max: 1, conn: true, args: argRemote,

@@ -132,10 +132,10 @@ func (sh *shell) complete(ctx context.Context, line string, pos int) (head strin
 		pos = len(runes)
 	}
 	before, tail := string(runes[:pos]), string(runes[pos:])
-	i := strings.LastIndexAny(before, " \t")
-	head, word := before[:i+1], before[i+1:]
-	first := strings.Fields(before)
-	if i < 0 || len(first) == 0 {
+	i := wordStart(before)
+	head, word := before[:i], before[i:]
+	first := strings.Fields(head)
+	if len(first) == 0 {
 		return head, commandNames(word), tail
 	}
 	c, ok := lookupCommand(first[0])
@@ -151,6 +151,23 @@ func (sh *shell) complete(ctx context.Context, line string, pos int) (head strin
 		completions = sh.completeLocal(word)
 	}
 	return head, completions, tail
+}
+
+// wordStart is where the last word of s begins, by splitWords' rules:
+// blanks inside quotes or after a backslash do not end a word.
+func wordStart(s string) int {
+	start, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case (c == ' ' || c == '\t') && !quoted:
+			start = i + 1
+		}
+	}
+	return start
 }
 
 // commandNames are the names and aliases starting with prefix.
@@ -171,7 +188,8 @@ func commandNames(prefix string) []string {
 // and returns the names in it that start with word's last element;
 // directories end with "/".
 func (sh *shell) completeRemote(ctx context.Context, word string) []string {
-	if sh.sess == nil || strings.ContainsAny(word, `"\`) {
+	word, ok := unquoteWord(word)
+	if sh.sess == nil || !ok {
 		return nil
 	}
 	dir, prefix := path.Split(word)
@@ -196,7 +214,7 @@ func (sh *shell) completeRemote(ctx context.Context, word string) []string {
 		if !strings.HasPrefix(e.Name, prefix) {
 			continue
 		}
-		name := dir + quoteWord(e.Name)
+		name := quoteWord(dir + e.Name)
 		if e.Type == ftp.EntryDir {
 			name += "/"
 		} else {
@@ -210,7 +228,8 @@ func (sh *shell) completeRemote(ctx context.Context, word string) []string {
 
 // completeLocal completes a local path, relative to lcd's directory.
 func (sh *shell) completeLocal(word string) []string {
-	if strings.ContainsAny(word, `"\`) {
+	word, ok := unquoteWord(word)
+	if !ok {
 		return nil
 	}
 	dir, prefix := filepath.Split(word)
@@ -223,7 +242,7 @@ func (sh *shell) completeLocal(word string) []string {
 		if !strings.HasPrefix(e.Name(), prefix) {
 			continue
 		}
-		name := dir + quoteWord(e.Name())
+		name := quoteWord(dir + e.Name())
 		if e.IsDir() {
 			name += string(filepath.Separator)
 		} else {
@@ -233,6 +252,19 @@ func (sh *shell) completeLocal(word string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// unquoteWord reads a word being typed as splitWords would; false if it
+// is not one word (yet), e.g. an open quote.
+func unquoteWord(w string) (string, bool) {
+	if w == "" {
+		return "", true
+	}
+	words, err := splitWords(w)
+	if err != nil || len(words) != 1 {
+		return "", false
+	}
+	return words[0], true
 }
 
 // quoteWord escapes what splitWords would split or interpret.

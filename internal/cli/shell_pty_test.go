@@ -115,59 +115,37 @@ func TestShellTerminal(t *testing.T) {
 			}
 		}
 	}()
-	typeIn := func(s string) {
-		t.Helper()
-		if _, err := tty.Write([]byte(s)); err != nil {
+	// The dialogue: what is typed, then what the screen must show, in
+	// order, before the next typing.
+	for _, step := range []struct {
+		keys string
+		want []string
+	}{
+		{"", []string{"230 ", "ferry> "}}, // verbose by default on a terminal: the login reply
+		{"pw\t", []string{"pwd "}},        // completes the command name
+		{"\r", []string{"Remote directory: /", "ferry> "}},
+		{"get al\t", []string{"get alpha-file.bin "}}, // completes a remote name, listing the directory
+		{"\r", []string{"226 ", "bytes received in", "ferry> "}},
+		// Ctrl-C aborts a transfer (ABOR) and the shell goes on.
+		{"get slow.bin\r", []string{"150 Opening BINARY mode data connection for slow.bin"}},
+		{"\x03", []string{"426 ", "ferry: get slow.bin: ", "ferry> "}},
+		{"cd d\t", []string{"cd docs/"}}, // a directory completes with "/"
+		{"\r", []string{"ferry> "}},
+		{"get g\t", []string{"get guide.txt "}}, // from the listing of the new directory
+		{"\r", []string{"ferry> "}},
+		{"passive\r", []string{"Passive mode off.", "ferry> "}},
+		{"debug\r", []string{"Debugging on.", "ferry> "}},
+		{"ls\r", []string{"---> EPRT |1|127.0.0.1|", "guide.txt", "ferry> "}},
+		{"bogus\r", []string{"Invalid command", "ferry> "}},
+		{"quit\r", []string{"221 "}},
+	} {
+		if _, err := tty.Write([]byte(step.keys)); err != nil {
 			t.Fatal(err)
 		}
+		for _, w := range step.want {
+			sc.expect(t, w)
+		}
 	}
-
-	sc.expect(t, "230 ") // verbose by default on a terminal: the login reply
-	sc.expect(t, "ferry> ")
-	typeIn("pw\t") // completes the command name
-	sc.expect(t, "pwd ")
-	typeIn("\r")
-	sc.expect(t, "Remote directory: /")
-	sc.expect(t, "ferry> ")
-
-	typeIn("get al\t") // completes a remote name, listing the directory
-	sc.expect(t, "get alpha-file.bin ")
-	typeIn("\r")
-	sc.expect(t, "226 ")
-	sc.expect(t, "bytes received in")
-	sc.expect(t, "ferry> ")
-
-	// Ctrl-C aborts a transfer (ABOR) and the shell goes on.
-	typeIn("get slow.bin\r")
-	sc.expect(t, "150 Opening BINARY mode data connection for slow.bin")
-	typeIn("\x03")
-	sc.expect(t, "426 ")
-	sc.expect(t, "ferry: get slow.bin: ")
-	sc.expect(t, "ferry> ")
-
-	typeIn("cd d\t") // a directory completes with "/"
-	sc.expect(t, "cd docs/")
-	typeIn("\r")
-	sc.expect(t, "ferry> ")
-	typeIn("get g\t")
-	sc.expect(t, "get guide.txt ")
-	typeIn("\r")
-	sc.expect(t, "ferry> ")
-
-	typeIn("passive\r")
-	sc.expect(t, "Passive mode off.")
-	sc.expect(t, "ferry> ")
-	typeIn("debug\r")
-	sc.expect(t, "Debugging on.")
-	typeIn("ls\r")
-	sc.expect(t, "---> EPRT |1|127.0.0.1|")
-	sc.expect(t, "guide.txt")
-	sc.expect(t, "ferry> ")
-	typeIn("bogus\r")
-	sc.expect(t, "Invalid command")
-	sc.expect(t, "ferry> ")
-	typeIn("quit\r")
-	sc.expect(t, "221 ")
 
 	err = cmd.Wait()
 	<-readDone

@@ -303,3 +303,82 @@ func TestShellText(t *testing.T) {
 		t.Errorf("fromNetText: %q, %v", b.String(), err)
 	}
 }
+
+// TestShellComplete: names of commands, remote names (quoted when they
+// hold a space, directories with "/") from a listing cached per
+// directory until a command changes the server, and local names.
+func TestShellComplete(t *testing.T) {
+	srv := startFTP(t, false)
+	writeFile(t, filepath.Join(srv.root, "my file.txt"), "x")
+	writeFile(t, filepath.Join(srv.root, "mine.bin"), "x")
+	if err := os.Mkdir(filepath.Join(srv.root, "docs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(srv.root, "docs", "guide.txt"), "x")
+	local := t.TempDir()
+	writeFile(t, filepath.Join(local, "upload me.txt"), "x")
+
+	var out, errb bytes.Buffer
+	sh, err := newShell(&ShellCmd{ConnFlags: ConnFlags{Mode: "passive", Timeout: 20 * time.Second}},
+		&Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := sh.open(ctx, srv.url("")); err != nil {
+		t.Fatal(err)
+	}
+	defer sh.disconnect(ctx)
+	sh.lcwd = local
+
+	check := func(line string, want ...string) {
+		t.Helper()
+		head, got, tail := sh.complete(ctx, line+"|tail", len([]rune(line)))
+		if tail != "|tail" || !strings.HasPrefix(line, head) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("complete(%q) = %q, %q, %q; want %q", line, head, got, tail, want)
+		}
+	}
+	check("pu", "put ")
+	check("  pw", "pwd ")
+	check("mg", "mget ")
+	check("help pas", "passive ")
+	check("get m", "mine.bin ", `my\ file.txt `)
+	check(`get my\ f`, `my\ file.txt `)
+	check(`get "my f`) // an open quote: not yet a word
+	check("cd d", "docs/")
+	check("get docs/g", "docs/guide.txt ")
+	check("get /docs/g", "/docs/guide.txt ")
+	check("put up", `upload\ me.txt `)
+	check("pwd x") // pwd takes no names
+
+	// The listing is cached: a file the server gains is not offered until
+	// a command that changes the server runs.
+	writeFile(t, filepath.Join(srv.root, "mirror.txt"), "x")
+	check("get mi", "mine.bin ")
+	if _, err := sh.exec(ctx, "mkdir newdir"); err != nil {
+		t.Fatal(err)
+	}
+	check("get mi", "mine.bin ", "mirror.txt ")
+	if strings.Contains(out.String(), "--->") || errb.Len() > 0 {
+		t.Errorf("completion printed: %q %q", out.String(), errb.String())
+	}
+}
+
+// TestShellConnectionLost: when the server closes the connection the
+// shell says so once and then knows it is not connected; open works
+// again.
+func TestShellConnectionLost(t *testing.T) {
+	srv := startFTP(t, false)
+	code, out, errOut := runShell(t, fmt.Sprintf("quote QUIT\npwd\nls\nopen %s\npwd\n", srv.url("")), srv.url(""))
+	if code != exitConnection {
+		t.Errorf("exit %d, want %d (the first failure: the lost connection)", code, exitConnection)
+	}
+	for _, want := range []string{"connection lost; use open", "ferry: not connected", "2 commands failed"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if !strings.Contains(out, "221 ") || !strings.HasSuffix(out, "Remote directory: /\n") {
+		t.Errorf("stdout:\n%s", out)
+	}
+}
