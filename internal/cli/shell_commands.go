@@ -431,7 +431,11 @@ func (sh *shell) confirm(verb, name string, all *bool) (yes, stop bool, err erro
 		return true, false, nil
 	}
 	for range 3 {
-		ans, err := sh.in.line(fmt.Sprintf("%s %s [anqy]? ", verb, name))
+		q := fmt.Sprintf("%s %s [anqy]? ", verb, name)
+		if !sh.interactive {
+			sh.say("%s", q) // a script answers on its next line
+		}
+		ans, err := sh.in.line(q)
 		if err != nil {
 			return false, true, err
 		}

@@ -186,6 +186,8 @@ bye
 	// Output of the other commands.
 	for _, want := range []string{
 		"Local directory now " + local,
+		"Data connections: passive: EPSV, then PASV (passive on, epsv on); type: binary\n",
+		"Verbose: off; debug: off; prompt: off; progress: off\n",
 		"Connected to 127.0.0.1:",
 		"Remote directory: /sub\n",
 		"m1.txt\nm2.txt\n",
@@ -381,4 +383,76 @@ func TestShellConnectionLost(t *testing.T) {
 	if !strings.Contains(out, "221 ") || !strings.HasSuffix(out, "Remote directory: /\n") {
 		t.Errorf("stdout:\n%s", out)
 	}
+}
+
+// TestShellPrompt: with prompt on, mget, mput and mdelete ask before
+// each file and a script answers on its next lines; progress on prints a
+// line per file when stderr is not a terminal.
+func TestShellPrompt(t *testing.T) {
+	srv := startFTP(t, false)
+	local := t.TempDir()
+	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
+		writeFile(t, filepath.Join(srv.root, n), "remote "+n)
+	}
+	writeFile(t, filepath.Join(local, "up1.dat"), "1")
+	writeFile(t, filepath.Join(local, "up2.dat"), "2")
+	script := fmt.Sprintf(`lcd %s
+prompt
+mget *.txt
+n
+y
+q
+mput *.dat
+maybe
+n
+y
+mdelete *.txt
+a
+prompt off
+progress
+get up2.dat copy.dat
+exit
+`, local)
+	code, out, errOut := runShell(t, script, srv.url(""))
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	sameFile(t, filepath.Join(local, "b.txt"), []byte("remote b.txt"))
+	sameFile(t, filepath.Join(srv.root, "up2.dat"), []byte("2"))
+	sameFile(t, filepath.Join(local, "copy.dat"), []byte("2"))
+	for _, skipped := range []string{filepath.Join(local, "a.txt"), filepath.Join(local, "c.txt"), filepath.Join(srv.root, "up1.dat")} {
+		if _, err := os.Stat(skipped); !os.IsNotExist(err) {
+			t.Errorf("%s: answered no, but it exists", skipped)
+		}
+	}
+	for _, gone := range []string{"a.txt", "b.txt", "c.txt"} {
+		if _, err := os.Stat(filepath.Join(srv.root, gone)); !os.IsNotExist(err) {
+			t.Errorf("mdelete answered all, but %s is still there", gone)
+		}
+	}
+	for _, want := range []string{
+		"Interactive mode on.\nmget a.txt [anqy]? \nmget b.txt [anqy]? \nmget c.txt [anqy]? \n",
+		"mput " + filepath.Join(local, "up1.dat") + " [anqy]? \nanswer y (yes), n (no), a (all the rest) or q (stop)\n",
+		"mdelete a.txt [anqy]? \nInteractive mode off.\n", // a: no more questions
+		"Progress bar on.\ncopy.dat  1 B  ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestShellTLS: the connection flags apply; status tells the session
+// is secured.
+func TestShellTLS(t *testing.T) {
+	srv := startFTP(t, true)
+	local := t.TempDir()
+	data := randomData(t, 50<<10)
+	writeFile(t, filepath.Join(local, "sec.bin"), string(data))
+	script := fmt.Sprintf("lcd %s\nstatus\nput sec.bin\nget sec.bin back.bin\n", local)
+	code, out, errOut := runShell(t, script, "--tls", "--ca-file", srv.caFile, srv.url(""))
+	if code != 0 || !strings.Contains(out, "as "+ftpUser+", TLS.") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	sameFile(t, filepath.Join(local, "back.bin"), data)
 }
