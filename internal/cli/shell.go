@@ -23,7 +23,7 @@ import (
 type ShellCmd struct {
 	URL         string `arg:"" optional:"" placeholder:"URL" help:"ftp:// or ftps:// URL to open; its path becomes the remote working directory. Without it, use open."`
 	ExitOnError bool   `short:"e" name:"exit-on-error" help:"Stop at the first command that fails (for scripts)."`
-	History     string `placeholder:"FILE" default:"~/.ferry_history" help:"Where an interactive session keeps its command history; \"\" keeps it in memory only."`
+	History     string `placeholder:"FILE" default:"~/.ferry_history" help:"Where an interactive session keeps its command history (default ~/.ferry_history); \"\" keeps it in memory only."`
 	ConnFlags   `embed:""`
 }
 
@@ -33,7 +33,9 @@ func (c *ShellCmd) Help() string {
 		"or, when stdin is not a terminal, line by line with no prompt, so that it can be scripted:\n\n" +
 		"  ferry shell ftp://host/ <<EOF\n  get file\n  EOF\n\n" +
 		"Type help in the shell for its commands. A failing command prints its error and the server's reply on stderr " +
-		"and the shell goes on (unless -e); the exit code is then that of the first failure.\n\n" + exitCodesHelp
+		"and the shell goes on (unless -e); a script's exit code is then that of the first failure, while an interactive " +
+		"session exits 0. The debug transcript (--debug, or the debug command) goes to stdout, between the command's own " +
+		"output, as in the classic client.\n\n" + exitCodesHelp
 }
 
 // shell is one run of ferry shell. Its fields are owned by the goroutine
