@@ -51,7 +51,7 @@ func shellCommands() []shellCommand {
 	return []shellCommand{
 		{name: "open", usage: "URL | HOST [PORT]", help: "connect and log in (credentials from the URL, --user, ~/.netrc or a prompt)", min: 1, max: 2,
 			run: func(sh *shell, ctx context.Context, a []string) error { return sh.open(ctx, a[0], a[1:]...) }},
-		{name: "user", usage: "NAME [PASSWORD]", help: "log in again as another user (on a new connection)", min: 1, max: 2, conn: true, changes: true,
+		{name: "user", usage: "NAME [PASSWORD]", help: "log in again as another user (on a new connection)", min: 1, max: 2, changes: true,
 			run: func(sh *shell, ctx context.Context, a []string) error { return sh.user(ctx, a[0], a[1:]) }},
 		{name: "close", aliases: []string{"disconnect"}, help: "end the session and stay in the shell", conn: true,
 			run: func(sh *shell, ctx context.Context, _ []string) error { sh.disconnect(ctx); return nil }},

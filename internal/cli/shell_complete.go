@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path"
@@ -78,6 +79,9 @@ func (r *linerReader) line(prompt string) (string, error) {
 		s, err := r.st.Prompt(prompt)
 		if errors.Is(err, liner.ErrPromptAborted) {
 			continue // Ctrl-C drops the line, as in a shell
+		}
+		if errors.Is(err, io.EOF) {
+			fmt.Println() // Ctrl-D: end the prompt's line, as a shell does
 		}
 		if err != nil {
 			return "", err

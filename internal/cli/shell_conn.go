@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -62,7 +63,9 @@ func (sh *shell) open(ctx context.Context, target string, port ...string) error 
 	d.opts = append(d.opts, client.WithDebug(sh.transcript))
 	sh.dialer, sh.baseOpts = d, slices.Clip(d.opts)
 	if err := sh.dial(ctx); err != nil {
-		sh.dialer = nil
+		if !errors.Is(err, client.ErrLogin) {
+			sh.dialer = nil // else user can try another login
+		}
 		return err
 	}
 	if sh.verbose.Load() {
@@ -136,8 +139,12 @@ func (sh *shell) reconnect(ctx context.Context) error {
 	return nil
 }
 
-// user logs in as name, on a new connection to the same server.
+// user logs in as name, on a new connection to the same server; it
+// also retries after open's login failed.
 func (sh *shell) user(ctx context.Context, name string, pass []string) error {
+	if sh.dialer == nil {
+		return errNotConnected
+	}
 	var pw string
 	if len(pass) > 0 {
 		pw = pass[0]
@@ -149,8 +156,10 @@ func (sh *shell) user(ctx context.Context, name string, pass []string) error {
 		pw = p
 	}
 	// A new user starts in its own login directory.
-	sh.sess.close(ctx)
-	sh.sess = nil
+	if sh.sess != nil {
+		sh.sess.close(ctx)
+		sh.sess = nil
+	}
 	sh.dialer.user, sh.dialer.pass = name, pw
 	return sh.dial(ctx)
 }

@@ -246,10 +246,10 @@ func TestShellExitOnError(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, "usage: rename FROM TO") {
 		t.Errorf("bad arguments: exit %d, stderr %q", code, errOut)
 	}
-	// A refused login: exit 3.
-	code, _, errOut = runShell(t, "pwd\n", fmt.Sprintf("ftp://%s:wrong@%s/", ftpUser, srv.addr))
-	if code != exitConnection || !strings.Contains(errOut, "530") {
-		t.Errorf("bad password: exit %d, stderr %q", code, errOut)
+	// A refused login: exit 3; user can try again, as in the classic client.
+	code, out, errOut = runShell(t, fmt.Sprintf("user %s %s\npwd\n", ftpUser, ftpPass), fmt.Sprintf("ftp://%s:wrong@%s/", ftpUser, srv.addr))
+	if code != exitConnection || !strings.Contains(errOut, "530") || !strings.Contains(errOut, "1 command failed") || out != "Remote directory: /\n" {
+		t.Errorf("bad password: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
