@@ -361,6 +361,10 @@ func (sh *shell) transfer(ctx context.Context, verb string, do func(s *session, 
 }
 
 func (sh *shell) get(ctx context.Context, remote, local string, resume bool) error {
+	if resume && !sh.binary {
+		// Offsets count bytes on the wire, which ASCII line ends change.
+		return usagef("reget needs binary mode")
+	}
 	if local == "" {
 		local = path.Base(remote)
 	}

@@ -242,6 +242,10 @@ func TestShellExitOnError(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, "Invalid command") {
 		t.Errorf("unknown command: exit %d, stderr %q", code, errOut)
 	}
+	code, _, errOut = runShell(t, "ascii\nreget x\n", srv.url(""))
+	if code != exitUsage || !strings.Contains(errOut, "reget needs binary mode") {
+		t.Errorf("reget in ascii: exit %d, stderr %q", code, errOut)
+	}
 	code, _, errOut = runShell(t, "rename onlyone\n", srv.url(""))
 	if code != exitUsage || !strings.Contains(errOut, "usage: rename FROM TO") {
 		t.Errorf("bad arguments: exit %d, stderr %q", code, errOut)
