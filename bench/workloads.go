@@ -197,6 +197,7 @@ func (b *bench) upload(ctx context.Context, _ *bench, s *ftpd) (map[string]float
 	path := filepath.Join(b.env.root, filepath.FromSlash(name))
 	defer os.Remove(path)
 	buf := randomBuf()
+	sys0 := ioSyscalls(s.pid())
 	start := time.Now()
 	n, err := c.transfer(ctx, passive, "STOR "+name, func(dc net.Conn) (int64, error) {
 		return send(dc, buf, b.opts.size)
@@ -207,6 +208,9 @@ func (b *bench) upload(ctx context.Context, _ *bench, s *ftpd) (map[string]float
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() != b.opts.size {
 		return nil, fmt.Errorf("uploaded file: %v (size %d, want %d)", err, sizeOf(fi), b.opts.size)
+	}
+	if s.name == "ferry" && s.cmd != nil {
+		b.note("syscalls ul-pasv", fmt.Sprintf("%.1f", float64(ioSyscalls(s.pid())-sys0)/float64(n>>20)))
 	}
 	return map[string]float64{"ul-pasv": mibps(n, d)}, nil
 }
