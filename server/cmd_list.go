@@ -106,7 +106,7 @@ func (s *session) listing(verb, arg string, format listFormat, all bool) error {
 				err = dataErr{err}
 			}
 			return n, err
-		})
+		}, nil)
 	})
 	return nil
 }

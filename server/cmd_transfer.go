@@ -56,11 +56,19 @@ func (s *session) cmdABOR(string) error {
 
 // runTransfer opens the data connection, announces it with 150, runs
 // move, and answers 226 or the error. It runs in the transfer goroutine
-// and always writes the final reply.
+// and always writes the final reply. settle, if not nil, is called with
+// the outcome before that reply, so that what the client sees next (a
+// listing, a retry) already reflects it: a failed upload's temporary is
+// gone by the time the 4xx/5xx arrives.
 func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, opening string,
-	move func(conn net.Conn) (int64, error)) (n int64, err error) {
+	move func(conn net.Conn) (int64, error), settle func(err error)) (n int64, err error) {
 	start := time.Now()
+	var final *ftp.Reply
 	defer func() {
+		if settle != nil {
+			settle(err)
+		}
+		s.reply(final.Code, final.Msg)
 		result := "ok"
 		if err != nil {
 			result = err.Error()
@@ -71,11 +79,10 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 	}()
 	conn, err := s.connectData(ctx, rec.data)
 	if err != nil {
+		final = reply(ftp.CodeCantOpenData, "Can't open data connection.")
 		if s.isAborted(t) {
-			s.reply(ftp.CodeTransferAborted, "Transfer aborted.")
-			return 0, err
+			final = reply(ftp.CodeTransferAborted, "Transfer aborted.")
 		}
-		s.reply(ftp.CodeCantOpenData, "Can't open data connection.")
 		return 0, err
 	}
 	// Closing the data connection on cancellation is what interrupts a
@@ -87,11 +94,11 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 		if conn, err = s.protectData(ctx, conn, rec.data.cmd); err != nil {
 			switch {
 			case s.isAborted(t):
-				s.reply(ftp.CodeTransferAborted, "Transfer aborted.")
+				final = reply(ftp.CodeTransferAborted, "Transfer aborted.")
 			case errors.Is(err, errTLSNoReuse):
-				s.reply(ftp.CodeNetworkProtocol, "TLS session of data connection not resumed; the server requires session reuse.")
+				final = reply(ftp.CodeNetworkProtocol, "TLS session of data connection not resumed; the server requires session reuse.")
 			default:
-				s.reply(ftp.CodeCantOpenData, "TLS negotiation on the data connection failed.")
+				final = reply(ftp.CodeCantOpenData, "TLS negotiation on the data connection failed.")
 			}
 			return 0, err
 		}
@@ -103,16 +110,16 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 	}
 	switch {
 	case s.isAborted(t):
-		s.reply(ftp.CodeTransferAborted, "Transfer aborted.")
+		final = reply(ftp.CodeTransferAborted, "Transfer aborted.")
 		if err == nil {
 			err = context.Canceled
 		}
 	case err == nil:
-		s.reply(ftp.CodeTransferComplete, "Transfer complete.")
+		final = reply(ftp.CodeTransferComplete, "Transfer complete.")
 	case errors.As(err, new(dataErr)) || ctx.Err() != nil:
-		s.reply(ftp.CodeTransferAborted, "Connection closed; transfer aborted.")
+		final = reply(ftp.CodeTransferAborted, "Connection closed; transfer aborted.")
 	default:
-		s.replyErr(err)
+		final = s.replyFor(err)
 	}
 	return n, err
 }
@@ -155,7 +162,7 @@ func (s *session) cmdRETR(arg string) error {
 		defer d.close()
 		_, _ = s.runTransfer(ctx, t, rec, opening, func(conn net.Conn) (int64, error) {
 			return sendData(conn, f, ascii, stall)
-		})
+		}, nil)
 	})
 	return nil
 }
@@ -300,7 +307,7 @@ func (s *session) receive(ctx context.Context, t *transfer, rec xferRecord, up u
 	closed := false
 	// Cleanup must run even when ctx is cancelled by ABOR.
 	bg := context.WithoutCancel(ctx)
-	_, err := s.runTransfer(ctx, t, rec, up.opening, func(conn net.Conn) (int64, error) {
+	_, _ = s.runTransfer(ctx, t, rec, up.opening, func(conn net.Conn) (int64, error) {
 		n, err := receiveData(conn, up.wf, ascii, stall)
 		if err != nil || s.isAborted(t) {
 			return n, err
@@ -320,16 +327,17 @@ func (s *session) receive(ctx context.Context, t *transfer, rec xferRecord, up u
 			}
 		}
 		return n, nil
+	}, func(err error) {
+		switch {
+		case err == nil:
+		case !closed:
+			s.discard(bg, up)
+		case up.atomic:
+			// Closed but not renamed: the temporary must still go.
+			_ = fsys.Remove(bg, up.tmp)
+			up.uncharge()
+		}
 	})
-	switch {
-	case err == nil:
-	case !closed:
-		s.discard(bg, up)
-	case up.atomic:
-		// Closed but not renamed: the temporary must still go.
-		_ = fsys.Remove(bg, up.tmp)
-		up.uncharge()
-	}
 }
 
 // cmdSTOU stores under a name the server makes up (RFC 959; the reply

@@ -8,32 +8,16 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
 var testLoopback = netip.MustParseAddr("127.0.0.1")
 
-// freePortRange finds n consecutive ports that 127.0.0.1 can bind now. It
-// looks below the kernel's ephemeral range (32768 and up on Linux), so
-// other tests' :0 listeners and outgoing connections do not land in it.
+// freePortRange is a passive range of n free ports (see testenv.FreePortRange).
 func freePortRange(t testing.TB, n int) PortRange {
-	t.Helper()
-	for range 200 {
-		base := 20000 + rand.IntN(12000)
-		ok := true
-		for p := base; p < base+n && ok; p++ {
-			ln, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			ln.Close()
-		}
-		if ok {
-			return PortRange{Min: uint16(base), Max: uint16(base + n - 1)}
-		}
-	}
-	t.Fatalf("no %d free consecutive ports found", n)
-	return PortRange{}
+	lo, hi := testenv.FreePortRange(t, n)
+	return PortRange{Min: uint16(lo), Max: uint16(hi)}
 }
 
 func (a *portAllocator) held() int {

@@ -211,14 +211,14 @@ func TestTLS(t *testing.T) {
 	t.Run("trusted", func(t *testing.T) {
 		rep := diagnose(t, Options{Host: host, Port: port, TLS: &tls.Config{RootCAs: pool}})
 		c := check(t, rep, "tls")
-		if !c.OK || !strings.Contains(c.Detail, "TLS 1.3") || !strings.Contains(c.Detail, "certificate for 127.0.0.1") {
+		if !c.OK || !strings.Contains(c.Detail, "TLS 1.3") || !strings.Contains(c.Detail, "certificate for ") || !strings.Contains(c.Detail, "127.0.0.1") {
 			t.Errorf("tls check: ok %v detail %q", c.OK, c.Detail)
 		}
 		wantModes(t, rep, []string{"EPSV", "PASV", "EPRT", "PORT"}, []string{})
 	})
 	t.Run("untrusted", func(t *testing.T) {
 		rep := diagnose(t, Options{Host: host, Port: port, TLS: &tls.Config{}})
-		wantCause(t, rep, "tls", "authority this machine does not trust", "doctor test")
+		wantCause(t, rep, "tls", "authority this machine does not trust", "ferry test")
 		if c := check(t, rep, "login"); !c.Skipped {
 			t.Errorf("login ran after TLS failed: %+v", c)
 		}

@@ -3,16 +3,11 @@ package doctor
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
 	"net/textproto"
@@ -26,6 +21,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/peertest"
+	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
 	"github.com/ferry-ftp/ferry/storage/local"
 	"go.uber.org/goleak"
@@ -100,33 +96,8 @@ func (w tWriter) Write(p []byte) (int, error) {
 // testTLS returns a server config with a fresh self-signed certificate
 // for 127.0.0.1 and a pool that trusts it.
 func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "doctor test"},
-		Issuer:       pkix.Name{CommonName: "doctor test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(90 * 24 * time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+	c := testenv.SelfSigned(t)
+	return c.ServerConfig(), c.Pool
 }
 
 // fakeServer is a scripted FTP server for what ours will not do: it

@@ -9,16 +9,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -397,76 +391,19 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// FreePortRange finds n consecutive free ports on 127.0.0.1 by binding
-// them all, starting from a kernel-chosen port. Bounded attempts.
+// FreePortRange finds n consecutive free ports on 127.0.0.1 (see
+// testenv.FreePortRange).
 func FreePortRange(t testing.TB, n int) (lo, hi int) {
 	t.Helper()
-	for attempt := 0; attempt < 50; attempt++ {
-		first := FreePort(t)
-		if first+n-1 > 65535 {
-			continue
-		}
-		var ls []net.Listener
-		ok := true
-		for p := first; p < first+n; p++ {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, l)
-		}
-		for _, l := range ls {
-			l.Close()
-		}
-		if ok {
-			return first, first + n - 1
-		}
-	}
-	t.Fatalf("no %d consecutive free ports found", n)
-	return 0, 0
+	return testenv.FreePortRange(t, n)
 }
 
-// writeCert generates a self-signed certificate for 127.0.0.1, writes it
-// and its key as PEM files readable by the peer, and records it in p.
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key as
+// PEM files for the peer, and records it in p.
 func writeCert(t testing.TB, p *Peer, dir string) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "ferry peertest"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = filepath.Join(dir, "cert.pem")
-	keyFile = filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.CertPool = x509.NewCertPool()
-	p.CertPool.AddCert(cert)
+	c := testenv.SelfSigned(t)
+	certFile, keyFile = c.WriteFiles(t, dir)
+	p.CertPool = c.Pool
 	return certFile, keyFile
 }

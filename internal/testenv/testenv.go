@@ -5,9 +5,12 @@
 package testenv
 
 import (
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -48,4 +51,37 @@ func Root(t testing.TB) {
 	if os.Geteuid() != 0 {
 		Missing(t, "needs root")
 	}
+}
+
+// FreePortRange finds n consecutive TCP ports that 127.0.0.1 can bind now,
+// for servers that must be told a passive range. It looks below the
+// kernel's ephemeral range (32768 and up on Linux), where the tests' own
+// outgoing connections and :0 listeners never land, at a random base so
+// that test processes running side by side rarely pick the same ports.
+// A port taken between this check and its use is a bounded risk: ferry's
+// allocator skips ports the kernel refuses.
+func FreePortRange(t testing.TB, n int) (lo, hi int) {
+	t.Helper()
+	const floor, ceiling = 20000, 32000
+	for range 500 {
+		base := floor + rand.IntN(ceiling-floor-n)
+		var ls []net.Listener
+		ok := true
+		for p := base; p < base+n; p++ {
+			l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				ok = false
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if ok {
+			return base, base + n - 1
+		}
+	}
+	t.Fatalf("no %d consecutive free ports found between %d and %d", n, floor, ceiling)
+	return 0, 0
 }

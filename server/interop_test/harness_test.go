@@ -7,19 +7,13 @@ package interop_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -31,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
 	"github.com/ferry-ftp/ferry/storage/local"
 	"go.uber.org/goleak"
@@ -110,7 +105,7 @@ func startServer(t *testing.T, o options) *ftpEnv {
 		Logger:           slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if o.tls {
-		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+		cfg.TLS = testenv.SelfSigned(t).ServerConfig()
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -218,59 +213,10 @@ func (w *testWriter) stop() {
 	}
 }
 
-// freePortRange returns n consecutive ports of which at least most are
-// free now. It starts from a kernel-chosen ephemeral port, so parallel
-// test processes rarely pick the same range; the server's allocator skips
-// any port that is taken later.
+// freePortRange is a passive range of n free ports (see testenv.FreePortRange).
 func freePortRange(t *testing.T, n int) server.PortRange {
-	t.Helper()
-	for attempt := 0; attempt < 20; attempt++ {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		if base+n > 65535 {
-			continue
-		}
-		free := 0
-		for p := base; p < base+n; p++ {
-			if l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
-				free++
-				_ = l.Close()
-			}
-		}
-		if free >= n*3/4 {
-			return server.PortRange{Min: uint16(base), Max: uint16(base + n - 1)}
-		}
-	}
-	t.Fatal("no range of free ports found")
-	return server.PortRange{}
-}
-
-// selfSigned makes an ECDSA certificate for 127.0.0.1 and localhost.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "ferry interop test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	lo, hi := testenv.FreePortRange(t, n)
+	return server.PortRange{Min: uint16(lo), Max: uint16(hi)}
 }
 
 // result is what a client run produced.
