@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -339,5 +340,36 @@ func BenchmarkVerify(b *testing.B) {
 		if ok, err := hs.Verify(b.Context(), h, "s3cret"); !ok || err != nil {
 			b.Fatalf("Verify = %v, %v", ok, err)
 		}
+	}
+}
+
+// After one successful verification the same password is accepted from
+// the cache: here even with every hashing slot taken and a cancelled
+// context, which would fail any real hashing. A wrong password, another
+// hash, or an expired entry still has to hash (and so fails here).
+func TestVerifiedCache(t *testing.T) {
+	hs := NewHasher(1)
+	h, err := HashWith("right", cheap)
+	must(t, err)
+	if ok, err := hs.Verify(t.Context(), h, "right"); !ok || err != nil {
+		t.Fatalf("first verification: %v %v", ok, err)
+	}
+	hs.sem <- struct{}{} // every slot taken from now on
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if ok, err := hs.Verify(ctx, h, "right"); !ok || err != nil {
+		t.Fatalf("cached verification: %v %v", ok, err)
+	}
+	if _, err := hs.Verify(ctx, h, "wrong"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a wrong password skipped hashing: %v", err)
+	}
+	other, err := HashWith("right", cheap) // same password, new salt
+	must(t, err)
+	if _, err := hs.Verify(ctx, other, "right"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("another hash matched the cache: %v", err)
+	}
+	hs.cache.now = func() time.Time { return time.Now().Add(cacheTTL + time.Second) }
+	if _, err := hs.Verify(ctx, h, "right"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("an expired entry was used: %v", err)
 	}
 }

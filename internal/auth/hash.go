@@ -157,7 +157,8 @@ func parseArgon2id(hash string) (*argonParams, error) {
 // computations at once. Waiting for a turn honours ctx, so a client
 // that hangs up stops costing anything.
 type Hasher struct {
-	sem chan struct{}
+	sem   chan struct{}
+	cache *verifiedCache
 }
 
 // NewHasher returns a Hasher running at most n verifications at once.
@@ -165,7 +166,7 @@ func NewHasher(n int) *Hasher {
 	if n < 1 {
 		n = 1
 	}
-	return &Hasher{sem: make(chan struct{}, n)}
+	return &Hasher{sem: make(chan struct{}, n), cache: newVerifiedCache()}
 }
 
 // Verify reports whether password matches hash. A hash in no supported
@@ -177,6 +178,9 @@ func (h *Hasher) Verify(ctx context.Context, hash, password string) (bool, error
 	if tooLong {
 		password = password[:maxPassword]
 	}
+	if !tooLong && h.cache.hit(hash, password) {
+		return true, nil
+	}
 	select {
 	case h.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -184,6 +188,9 @@ func (h *Hasher) Verify(ctx context.Context, hash, password string) (bool, error
 	}
 	defer func() { <-h.sem }()
 	ok, err := verify(hash, password)
+	if ok && !tooLong && err == nil {
+		h.cache.add(hash, password)
+	}
 	return ok && !tooLong, err
 }
 
