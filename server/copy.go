@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
 )
 
 // Data is copied in chunks so that a stall deadline can be set before
@@ -37,10 +39,8 @@ func sendData(conn net.Conn, src io.Reader, ascii bool, stall time.Duration) (in
 		}
 	}
 	w := io.Writer(&stallConn{conn: conn, stall: stall})
-	var conv *crlfWriter
 	if ascii {
-		conv = &crlfWriter{w: w}
-		w = conv
+		w = ftp.NewCRLFWriter(w)
 	}
 	return copyGeneric(w, src, func(err error) error { return dataErr{err} }, nil)
 }
@@ -78,7 +78,7 @@ func receiveData(conn net.Conn, dst io.Writer, ascii bool, stall time.Duration) 
 	}
 	r := io.Reader(&stallConn{conn: conn, stall: stall})
 	if ascii {
-		cw := &lfWriter{w: dst}
+		cw := ftp.NewLFWriter(dst)
 		n, err := copyGeneric(cw, r, nil, func(err error) error { return dataErr{err} })
 		if err == nil {
 			err = cw.Flush()
@@ -160,71 +160,6 @@ func (c *stallConn) Read(p []byte) (int, error) {
 func (c *stallConn) Write(p []byte) (int, error) {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.stall))
 	return c.conn.Write(p)
-}
-
-// crlfWriter converts LF to CRLF for TYPE A downloads (RFC 959 3.1.1.1).
-// An LF already preceded by CR is left alone, so files that already have
-// network line endings are not doubled.
-type crlfWriter struct {
-	w      io.Writer
-	lastCR bool
-	out    []byte
-}
-
-func (c *crlfWriter) Write(p []byte) (int, error) {
-	out := c.out[:0]
-	for _, b := range p {
-		if b == '\n' && !c.lastCR {
-			out = append(out, '\r')
-		}
-		out = append(out, b)
-		c.lastCR = b == '\r'
-	}
-	c.out = out
-	if _, err := c.w.Write(out); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// lfWriter converts CRLF to LF for TYPE A uploads. A CR at the end of one
-// write is held until the next byte shows whether an LF follows.
-type lfWriter struct {
-	w         io.Writer
-	pendingCR bool
-	out       []byte
-}
-
-func (l *lfWriter) Write(p []byte) (int, error) {
-	out := l.out[:0]
-	for _, b := range p {
-		if l.pendingCR {
-			l.pendingCR = false
-			if b != '\n' {
-				out = append(out, '\r')
-			}
-		}
-		if b == '\r' {
-			l.pendingCR = true
-			continue
-		}
-		out = append(out, b)
-	}
-	l.out = out
-	if _, err := l.w.Write(out); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// Flush writes a CR held back at the end of the stream.
-func (l *lfWriter) Flush() error {
-	if !l.pendingCR {
-		return nil
-	}
-	l.pendingCR = false
-	_, err := l.w.Write([]byte{'\r'})
-	return err
 }
 
 // ctxReader stops a long read loop (HASH of a large file) when the

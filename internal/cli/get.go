@@ -126,14 +126,14 @@ func download(ctx context.Context, s *session, remote, local string, size int64,
 		}
 		t := o.meter.start(name, size, offset)
 		var w io.Writer = f
-		var text *textWriter
+		var text *ftp.LFWriter
 		if o.text {
-			text = fromNetText(f)
+			text = ftp.NewLFWriter(f)
 			w = text
 		}
 		n, err := s.Retrieve(ctx, remote, offset, io.MultiWriter(w, t))
 		if text != nil && err == nil {
-			err = text.Close()
+			err = text.Flush()
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr

@@ -102,7 +102,7 @@ func upload(ctx context.Context, s *session, local, remote string, o xferOpts, n
 		t := o.meter.start(name, fi.Size(), offset)
 		var r io.Reader = f
 		if o.text {
-			r = toNetText(f)
+			r = ftp.NewCRLFReader(f)
 		}
 		_, err = s.Store(ctx, remote, io.TeeReader(r, t), offset)
 		if offset > 0 && restRefused(err) {

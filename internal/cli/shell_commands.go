@@ -417,7 +417,7 @@ func (sh *shell) appendFile(ctx context.Context, local, remote string) error {
 		t := o.meter.start(remote, fi.Size(), 0)
 		var r io.Reader = f
 		if o.text {
-			r = toNetText(f)
+			r = ftp.NewCRLFReader(f)
 		}
 		_, err := s.Append(ctx, remote, io.TeeReader(r, t))
 		t.done(err)

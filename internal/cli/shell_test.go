@@ -284,32 +284,6 @@ func TestShellWords(t *testing.T) {
 	}
 }
 
-func TestShellText(t *testing.T) {
-	for _, tc := range []struct{ local, wire string }{
-		{"a\nb\n", "a\r\nb\r\n"},
-		{"", ""},
-		{"no end", "no end"},
-		{"\n\n", "\r\n\r\n"},
-		{"keep\r\nas is", "keep\r\nas is"},
-	} {
-		var wire bytes.Buffer
-		if _, err := wire.ReadFrom(toNetText(strings.NewReader(tc.local))); err != nil || wire.String() != tc.wire {
-			t.Errorf("toNetText(%q) = %q, %v; want %q", tc.local, wire.String(), err, tc.wire)
-		}
-	}
-	// CRLF split across writes, a lone CR kept, a CR at the very end.
-	var b bytes.Buffer
-	w := fromNetText(&b)
-	for _, p := range []string{"a\r", "\nb\rc\r", "\r\n", "d\r"} {
-		if _, err := w.Write([]byte(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil || b.String() != "a\nb\rc\r\nd\r" {
-		t.Errorf("fromNetText: %q, %v", b.String(), err)
-	}
-}
-
 // TestShellComplete: names of commands, remote names (quoted when they
 // hold a space, directories with "/") from a listing cached per
 // directory until a command changes the server, and local names.
