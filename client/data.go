@@ -43,6 +43,18 @@ func (p *pending) close() {
 	}
 }
 
+// SetMode changes how later data connections are set up, on the live
+// connection: the classic client's passive and epsv toggles. What the
+// server refused before (EPSV, EPRT) stays refused; auto mode starts
+// passive again.
+func (c *Conn) SetMode(m Mode) {
+	c.cfg.mode = m
+	c.autoActive = ""
+}
+
+// Mode returns the current data-connection mode.
+func (c *Conn) Mode() Mode { return c.cfg.mode }
+
 // prepareData sends the mode command chosen by the configuration, with
 // the fallbacks it allows, and returns the half-open data connection.
 func (c *Conn) prepareData(ctx context.Context) (*pending, error) {

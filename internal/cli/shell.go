@@ -50,7 +50,7 @@ type shell struct {
 	stopOnError bool
 
 	sess     *session // nil while not connected
-	dialer   *dialer  // for reconnecting (user, passive, epsv), with its base options
+	dialer   *dialer  // for logging in again (user), with its base options
 	baseOpts []client.Option
 	cwd      string // remote working directory as PWD last said
 	lcwd     string // local working directory (lcd changes it, not the process's)

@@ -12,9 +12,7 @@ import (
 )
 
 // The connection of the shell: open, user, close, and the data-connection
-// mode. The client library fixes the mode at Dial, so passive and epsv
-// take effect by reconnecting (logging in again and going back to the
-// working directory and transfer type) before the next data connection.
+// mode, which passive and epsv change on the live connection.
 
 // mode is the data-connection mode the settings ask for.
 func (sh *shell) mode() client.Mode {
@@ -109,34 +107,13 @@ func (sh *shell) learnCwd(ctx context.Context) error {
 }
 
 // data returns the session for a command that opens a data connection,
-// reconnecting first if passive or epsv changed the mode since it was
-// dialed.
+// in the mode that passive and epsv ask for now.
 func (sh *shell) data(ctx context.Context) (*session, error) {
-	if sh.sess.mode == sh.mode() {
-		return sh.sess, nil
-	}
-	if err := sh.reconnect(ctx); err != nil {
-		return nil, err
+	if m := sh.mode(); sh.sess.mode != m {
+		sh.sess.SetMode(m)
+		sh.sess.mode = m
 	}
 	return sh.sess, nil
-}
-
-// reconnect logs in again, with the current settings, and goes back to
-// the working directory.
-func (sh *shell) reconnect(ctx context.Context) error {
-	cwd := sh.cwd
-	if sh.debug.Load() {
-		sh.say("note: reconnecting for %s data connections", sh.mode())
-	}
-	sh.sess.close(ctx)
-	sh.sess = nil
-	if err := sh.dial(ctx); err != nil {
-		return fmt.Errorf("reconnecting: %w", err)
-	}
-	if cwd != "" && cwd != sh.cwd {
-		return sh.cd(ctx, cwd)
-	}
-	return nil
 }
 
 // user logs in as name, on a new connection to the same server; it

@@ -73,6 +73,7 @@ passive
 dir
 epsv
 ls
+user %s %s
 debug
 put up.bin
 append more.txt log.txt
@@ -119,7 +120,7 @@ user %s
 %s
 pwd
 bye
-`, local, down, local, host, port, ftpUser, ftpPass)
+`, local, ftpUser, ftpPass, down, local, host, port, ftpUser, ftpPass)
 
 	code, out, errOut := runShell(t, script, srv.url(""))
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
@@ -159,8 +160,8 @@ bye
 		}
 	}
 
-	// The transcript, with debug on: PORT, PASV, EPSV as toggled, and the
-	// reconnections' logins with the password masked.
+	// The transcript, with debug on: PORT, PASV, EPSV as toggled on one
+	// live connection, and user's login with the password masked.
 	dbg := after(t, out, "Debugging on.")
 	dbg, rest, _ := strings.Cut(dbg, "Debugging off.")
 	for _, re := range []string{
@@ -178,6 +179,11 @@ bye
 	}
 	if strings.Contains(rest, "--->") {
 		t.Errorf("debug off still shows commands:\n%s", rest)
+	}
+	// passive and epsv switch modes on the live connection: the only
+	// login in the debug section is user's.
+	if n := strings.Count(dbg, "---> USER"); n != 1 {
+		t.Errorf("%d logins while toggling modes, want only user's", n)
 	}
 	if !strings.Contains(out, "---> PASS XXXX") || strings.Contains(out, "PASS "+ftpPass) {
 		t.Errorf("PASS not masked")
