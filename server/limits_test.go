@@ -104,3 +104,38 @@ func TestLoginDuringTransferNoRace(t *testing.T) {
 	}
 	a.expect(ftp.CodeTransferComplete)
 }
+
+// With a command rate, a client that sends faster is held back: its
+// commands wait for tokens instead of being answered at once. The rate
+// here (one command per 1000 s after a burst of two) makes the third
+// command's wait certain, so the test reads the limiter, not a clock.
+func TestCommandRate(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.CommandRate = 0.001; c.CommandBurst = 2 })
+	c := dial(t, ts.addr)
+	c.send("NOOP")
+	c.send("NOOP")
+	c.send("NOOP")
+	c.expect(ftp.CodeOK)
+	c.expect(ftp.CodeOK)
+	// The third NOOP is read and waits in the limiter (tokens below 0).
+	var sess *session
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ts.srv.mu.Lock()
+		for s := range ts.srv.sessions {
+			sess = s
+		}
+		ts.srv.mu.Unlock()
+		if sess != nil && sess.cmdLimit.Tokens() < 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the third command was not held by the limiter")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if line, err := c.r.ReadLine(); err == nil {
+		t.Fatalf("third command answered at once: %q", line)
+	}
+}
