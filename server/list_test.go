@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -142,8 +141,6 @@ func TestMillionEntryListingStreams(t *testing.T) {
 		}
 	}
 }
-
-var _ net.Conn = (*net.TCPConn)(nil)
 
 // Sizes and offsets are 64-bit: a sparse 5 GiB file reports its size and
 // serves a REST near its end.
