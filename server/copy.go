@@ -11,18 +11,33 @@ import (
 	"github.com/ferry-ftp/ferry/ftp"
 )
 
-// Data is copied in chunks so that a stall deadline can be set before
-// each one while the kernel still does the copying (sendfile from a file
-// to a socket, splice from a socket to a file): io.CopyN hands the
-// destination an io.LimitedReader, which both fast paths accept. A chunk
-// must move within the stall timeout, which sets the slowest rate
-// tolerated at chunkSize/DataStallTimeout (about 2 KiB/s by default).
+// Downloads are copied in chunks so that a stall deadline can be set
+// before each one while the kernel still does the copying (sendfile from
+// a file to a socket): io.CopyN hands the socket an io.LimitedReader,
+// which the sendfile path accepts. A chunk must move within the stall
+// timeout, which sets the slowest rate tolerated at
+// chunkSize/DataStallTimeout (about 2 KiB/s by default).
 const chunkSize = 256 << 10
+
+// Uploads are read into a large buffer and written to the file. The
+// kernel's splice path (socket to pipe to file), which Go takes for an
+// io.Copy into an *os.File, measured 2 to 4 times slower than plain reads
+// into the page cache (bench: 376 against 1316 MiB/s for a 1 GiB upload),
+// so it is not used.
+const recvBufSize = 1 << 20
+
+// deadlineEvery is how often a copy loop moves its stall deadline (at
+// most every half stall timeout): often enough that a live connection
+// never hits it, seldom enough to cost nothing per read.
+const deadlineEvery = time.Second
 
 // copyBufSize is the buffer of the generic path (TLS, ASCII).
 const copyBufSize = 64 << 10
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+var (
+	copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+	recvBufs = sync.Pool{New: func() any { b := make([]byte, recvBufSize); return &b }}
+)
 
 // errDataSide marks an error of the data connection, as opposed to the
 // storage side: the first becomes 426, the second a storage reply.
@@ -47,34 +62,23 @@ func sendData(conn net.Conn, src io.Reader, ascii bool, stall time.Duration) (in
 
 // sendfileChunks takes the kernel's sendfile path chunk by chunk.
 func sendfileChunks(conn *net.TCPConn, f *os.File, stall time.Duration) (int64, error) {
-	var total int64
-	for {
-		if err := conn.SetWriteDeadline(time.Now().Add(stall)); err != nil {
-			return total, dataErr{err}
-		}
-		n, err := io.CopyN(conn, f, chunkSize)
-		total += n
-		switch {
-		case errors.Is(err, io.EOF):
-			return total, nil
-		case err != nil:
+	return copyChunks(conn.SetWriteDeadline, stall,
+		func() (int64, error) { return io.CopyN(conn, f, chunkSize) },
+		func(err error) error {
 			// io.CopyN cannot tell which side failed; a file read error
 			// on a local disk is rare, a closed socket is not.
 			var pe *os.PathError
 			if errors.As(err, &pe) && pe.Op == "read" {
-				return total, err
+				return err
 			}
-			return total, dataErr{err}
-		}
-	}
+			return dataErr{err}
+		})
 }
 
 // receiveData copies the data connection into dst (a file being written).
 func receiveData(conn net.Conn, dst io.Writer, ascii bool, stall time.Duration) (int64, error) {
-	if tc, ok := conn.(*net.TCPConn); ok && !ascii {
-		if _, ok := dst.(io.ReaderFrom); ok {
-			return spliceChunks(tc, dst, stall)
-		}
+	if !ascii {
+		return receiveRaw(conn, dst, stall)
 	}
 	r := io.Reader(&stallConn{conn: conn, stall: stall})
 	if ascii {
@@ -88,29 +92,61 @@ func receiveData(conn net.Conn, dst io.Writer, ascii bool, stall time.Duration) 
 	return copyGeneric(dst, r, nil, func(err error) error { return dataErr{err} })
 }
 
-// spliceChunks receives chunk by chunk so the kernel can splice socket
-// data into the file.
-func spliceChunks(conn *net.TCPConn, dst io.Writer, stall time.Duration) (int64, error) {
+// receiveRaw reads the data connection into a large pooled buffer and
+// writes each read to dst, moving the stall deadline once a second.
+func receiveRaw(conn net.Conn, dst io.Writer, stall time.Duration) (int64, error) {
+	bp := recvBufs.Get().(*[]byte)
+	defer recvBufs.Put(bp)
+	buf := *bp
 	var total int64
+	var moved time.Time
+	every := min(deadlineEvery, stall/2)
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(stall)); err != nil {
-			return total, dataErr{err}
+		if now := time.Now(); now.Sub(moved) >= every {
+			if err := conn.SetReadDeadline(now.Add(stall)); err != nil {
+				return total, dataErr{err}
+			}
+			moved = now
 		}
-		n, err := io.CopyN(dst, conn, chunkSize)
+		n, rerr := conn.Read(buf)
+		if n > 0 {
+			w, werr := dst.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return total, nil
+		case rerr != nil:
+			return total, dataErr{rerr}
+		}
+	}
+}
+
+// copyChunks runs copyChunk (an io.CopyN, which keeps the kernel path)
+// until the end of the data, moving the stall deadline at most once a
+// second (or every half stall timeout, if that is shorter);
+// side tells a data-connection error (dataErr) from a storage one.
+func copyChunks(deadline func(time.Time) error, stall time.Duration, copyChunk func() (int64, error), side func(error) error) (int64, error) {
+	var total int64
+	var moved time.Time
+	every := min(deadlineEvery, stall/2)
+	for {
+		if now := time.Now(); now.Sub(moved) >= every {
+			if err := deadline(now.Add(stall)); err != nil {
+				return total, dataErr{err}
+			}
+			moved = now
+		}
+		n, err := copyChunk()
 		total += n
 		switch {
 		case errors.Is(err, io.EOF):
 			return total, nil
 		case err != nil:
-			var pe *os.PathError
-			if errors.As(err, &pe) && (pe.Op == "write" || pe.Op == "copy_file_range") {
-				return total, err
-			}
-			var ne *net.OpError
-			if errors.As(err, &ne) || timeoutError(err) {
-				return total, dataErr{err}
-			}
-			return total, err
+			return total, side(err)
 		}
 	}
 }

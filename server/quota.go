@@ -129,8 +129,7 @@ func (q *quotaUsage) reserve(n int64) int64 {
 }
 
 // quotaWriter counts an upload's bytes against the quota and fails with
-// storage.ErrQuota at the cap. It keeps the kernel's splice path: its
-// ReadFrom narrows the io.LimitedReader it is given rather than wrapping it.
+// storage.ErrQuota at the cap.
 type quotaWriter struct {
 	storage.WriteFile
 	q       *quotaUsage
@@ -146,30 +145,6 @@ func (w *quotaWriter) Write(p []byte) (int, error) {
 	}
 	if err == nil && take < int64(len(p)) {
 		err = fmt.Errorf("upload stopped at the byte quota: %w", storage.ErrQuota)
-	}
-	return n, err
-}
-
-func (w *quotaWriter) ReadFrom(r io.Reader) (int64, error) {
-	rf, ok := w.WriteFile.(io.ReaderFrom)
-	lr, isLimited := r.(*io.LimitedReader)
-	if !ok || !isLimited {
-		return io.Copy(struct{ io.Writer }{w}, r)
-	}
-	take := w.q.reserve(lr.N)
-	n, err := rf.ReadFrom(&io.LimitedReader{R: lr.R, N: take})
-	lr.N -= n
-	w.written += n
-	if unused := take - n; unused > 0 {
-		w.q.release(unused, 0)
-	}
-	if err == nil && n == take && take < lr.N+n {
-		// The chunk was cut by the quota: is there more data? One byte
-		// tells; if so, the upload exceeds the quota.
-		var one [1]byte
-		if m, _ := lr.R.Read(one[:]); m > 0 {
-			return n, fmt.Errorf("upload stopped at the byte quota: %w", storage.ErrQuota)
-		}
 	}
 	return n, err
 }
