@@ -121,13 +121,16 @@ type lineWriter struct {
 	format listFormat
 	all    bool
 	facts  ftp.Facts
-	perms  Perm
-	now    time.Time
-	buf    []byte
+	// The perm fact depends only on the user and the entry's kind, so it
+	// is made once per listing, not once per entry.
+	permFile, permDir string
+	now               time.Time
+	buf               []byte
 }
 
 func (s *session) lineWriter(format listFormat, all bool) *lineWriter {
-	return &lineWriter{format: format, all: all, facts: s.mlstFacts, perms: s.user.Perms, now: time.Now()}
+	return &lineWriter{format: format, all: all, facts: s.mlstFacts, now: time.Now(),
+		permFile: permFact(false, s.user.Perms), permDir: permFact(true, s.user.Perms)}
 }
 
 // write streams entries: the single file fi when dir is nil, else every
@@ -176,16 +179,20 @@ func (lw *lineWriter) line(fi fs.FileInfo, name, kind string) {
 	case formatNames:
 		lw.buf = ftp.AppendNameLine(lw.buf, name)
 	case formatMLSD:
-		lw.buf = ftp.AppendFacts(lw.buf, fi, name, kind, lw.facts, permFact(fi, lw.perms))
+		perm := lw.permFile
+		if fi.IsDir() {
+			perm = lw.permDir
+		}
+		lw.buf = ftp.AppendFacts(lw.buf, fi, name, kind, lw.facts, perm)
 	default:
 		lw.buf = ftp.AppendListLine(lw.buf, fi, lw.now)
 	}
 }
 
 // permFact is the RFC 3659 7.5.5 perm fact: what this user may do.
-func permFact(fi fs.FileInfo, p Perm) string {
+func permFact(dir bool, p Perm) string {
 	var b []byte
-	if fi.IsDir() {
+	if dir {
 		if p.Has(PermUpload) {
 			b = append(b, 'c')
 		}
@@ -235,7 +242,7 @@ func (s *session) cmdMLST(arg string) error {
 	if err != nil {
 		return err
 	}
-	line := ftp.AppendFacts(nil, fi, vpath, "", s.mlstFacts, permFact(fi, s.user.Perms))
+	line := ftp.AppendFacts(nil, fi, vpath, "", s.mlstFacts, permFact(fi.IsDir(), s.user.Perms))
 	body := strings.TrimRight(string(line), "\r\n")
 	// The fact line starts with a space inside the multi-line reply.
 	s.writeRaw([]byte("250-Listing " + sanitize(vpath) + "\r\n " + body + "\r\n250 End.\r\n"))

@@ -174,3 +174,24 @@ func TestFilesOver4GiB(t *testing.T) {
 		t.Fatalf("SIZE after append %s", got)
 	}
 }
+
+// The MLSx perm fact says what this user may do (RFC 3659 7.5.5).
+func TestPermFact(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.write(t, "d/f", []byte("x"))
+	for _, tc := range []struct{ user, file, dir string }{
+		{"alice", "perm=adfrw;", "perm=cdeflmp;"},
+		{"bob", "perm=r;", "perm=el;"},
+	} {
+		c := dial(t, ts.addr)
+		c.login(tc.user)
+		out := string(readAll(t, c.open("EPSV", "MLSD /")))
+		c.expect(ftp.CodeTransferComplete)
+		if !strings.Contains(out, "type=dir;") || !strings.Contains(out, tc.dir) {
+			t.Errorf("%s: MLSD of / lacks %s:\n%s", tc.user, tc.dir, out)
+		}
+		if got := c.cmd(ftp.CodeFileActionOK, "MLST d/f"); !strings.Contains(got, tc.file) {
+			t.Errorf("%s: MLST d/f lacks %s: %q", tc.user, tc.file, got)
+		}
+	}
+}
