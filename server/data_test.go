@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
 func TestPassiveStaysInRangeAndReplaces(t *testing.T) {
@@ -147,7 +148,7 @@ func TestAdvertisedAddressAndPortMap(t *testing.T) {
 func TestIPv6(t *testing.T) {
 	l, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		testenv.Missing(t, "no IPv6 loopback: "+err.Error())
 	}
 	l.Close()
 	ts := startServer(t, nil)

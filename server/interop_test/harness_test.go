@@ -117,7 +117,7 @@ func startServer(t *testing.T, o options) *ftpEnv {
 		e.host, network = "::1", "tcp6"
 		l, err := net.Listen(network, "[::1]:0")
 		if err != nil {
-			t.Skipf("no IPv6 loopback: %v", err)
+			testenv.Missing(t, "no IPv6 loopback: "+err.Error())
 		}
 		_ = l.Close()
 	}
