@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"golang.org/x/time/rate"
 )
 
@@ -229,7 +230,7 @@ func (s *Server) startSession(c net.Conn, implicitTLS bool) {
 		// tie up goroutines.
 		go func() {
 			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			_, _ = c.Write(formatReply(421, refuse))
+			_, _ = c.Write(ftp.Format(ftp.CodeServiceUnavailable, refuse))
 			_ = c.Close()
 		}()
 		return

@@ -327,7 +327,7 @@ func (s *session) armReadDeadline() error {
 
 // reply writes one reply. It is safe from any goroutine.
 func (s *session) reply(code int, text string) error {
-	return s.writeRaw(formatReply(code, text))
+	return s.writeRaw(ftp.Format(code, text))
 }
 
 // replyErr writes the reply for err (see replyFor) and logs what the client
@@ -344,8 +344,6 @@ func (s *session) writeRaw(b []byte) error {
 	_, err := s.conn.Write(b)
 	return err
 }
-
-func formatReply(code int, text string) []byte { return ftp.Format(code, text) }
 
 // transferring reports whether a transfer goroutine is running.
 func (s *session) transferring() bool {
@@ -430,13 +428,6 @@ func (s *session) closeNow() {
 		s.cancel()
 		_ = s.conn.Close()
 	})
-}
-
-func (s *session) userName() string {
-	if s.user == nil {
-		return ""
-	}
-	return s.user.Name
 }
 
 // replyFor maps an error to the reply the client sees. Storage errors
