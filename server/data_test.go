@@ -394,3 +394,47 @@ func TestNoAuthIsAnError(t *testing.T) {
 		t.Fatalf("swapped range: %v", err)
 	}
 }
+
+// gateAuth holds each login until released, so a test can start Shutdown
+// while a command is being handled.
+type gateAuth struct {
+	testAuth
+	entered, release chan struct{}
+}
+
+func (a gateAuth) Authenticate(ctx context.Context, req LoginRequest) (*User, error) {
+	a.entered <- struct{}{}
+	<-a.release
+	return a.testAuth.Authenticate(ctx, req)
+}
+
+// A command that arrived before Shutdown is answered before the session
+// is told to go: Shutdown closes only sessions waiting for a command.
+func TestShutdownAnswersCommandInFlight(t *testing.T) {
+	gate := gateAuth{entered: make(chan struct{}), release: make(chan struct{})}
+	ts := startServer(t, nil)
+	gate.testAuth = testAuth{root: ts.root}
+	ts.srv.cfg.Auth = gate
+	c := dial(t, ts.addr)
+	c.cmd(ftp.CodeNeedPassword, "USER alice")
+	c.send("PASS secret")
+	<-gate.entered
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done <- ts.srv.Shutdown(ctx)
+	}()
+	// Let Shutdown run several of its rounds over the busy session.
+	deadline := time.Now().Add(10 * time.Second)
+	for !ts.srv.inShutdown.Load() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(gate.release)
+	c.expect(ftp.CodeLoggedIn)
+	c.expect(ftp.CodeServiceUnavailable)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}

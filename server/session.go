@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -78,6 +79,11 @@ type session struct {
 	// and Shutdown read it from other goroutines.
 	xmu  sync.Mutex
 	xfer *transfer
+
+	// inCommand is set while a command read from the client is being
+	// handled; Shutdown closes only sessions waiting for a command, so
+	// one that arrived just before it is answered, not cut.
+	inCommand atomic.Bool
 
 	// cmdLimit paces commands (Config.CommandRate); nil: no limit.
 	cmdLimit *rate.Limiter
@@ -186,24 +192,10 @@ func (s *session) serve() {
 			s.logReadEnd(err)
 			return
 		}
-		if s.cmdLimit != nil {
-			// A flooding client is slowed down, not cut off: its
-			// commands wait for tokens here.
-			if err := s.cmdLimit.Wait(s.ctx); err != nil {
-				return
-			}
-		}
-		cmd, perr := ftp.ParseCommand(line)
-		if perr != nil {
-			if errors.Is(perr, ftp.ErrEmptyCommand) {
-				continue
-			}
-			if s.reply(ftp.CodeSyntaxError, "Syntax error, command unrecognized.") != nil {
-				return
-			}
-			continue
-		}
-		if quit := s.dispatch(cmd); quit {
+		s.inCommand.Store(true)
+		quit := s.handleLine(line)
+		s.inCommand.Store(false)
+		if quit {
 			return
 		}
 		if s.srv.inShutdown.Load() && !s.transferring() {
@@ -211,6 +203,26 @@ func (s *session) serve() {
 			return
 		}
 	}
+}
+
+// handleLine paces, parses and runs one command line, and reports whether
+// the session should end.
+func (s *session) handleLine(line string) (quit bool) {
+	if s.cmdLimit != nil {
+		// A flooding client is slowed down, not cut off: its commands
+		// wait for tokens here.
+		if err := s.cmdLimit.Wait(s.ctx); err != nil {
+			return true
+		}
+	}
+	cmd, err := ftp.ParseCommand(line)
+	switch {
+	case errors.Is(err, ftp.ErrEmptyCommand):
+		return false
+	case err != nil:
+		return s.reply(ftp.CodeSyntaxError, "Syntax error, command unrecognized.") != nil
+	}
+	return s.dispatch(cmd)
 }
 
 func (s *session) logReadEnd(err error) {
@@ -414,7 +426,7 @@ func (s *session) isAborted(t *transfer) bool {
 // closeIfIdle ends the session if no transfer runs, telling the client why.
 // Called by Shutdown from another goroutine.
 func (s *session) closeIfIdle() {
-	if s.transferring() {
+	if s.inCommand.Load() || s.transferring() {
 		return
 	}
 	_ = s.reply(ftp.CodeServiceUnavailable, "Server shutting down, closing control connection.")
