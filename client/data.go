@@ -52,9 +52,6 @@ func (c *Conn) SetMode(m Mode) {
 	c.autoActive = ""
 }
 
-// Mode returns the current data-connection mode.
-func (c *Conn) Mode() Mode { return c.cfg.mode }
-
 // prepareData sends the mode command chosen by the configuration, with
 // the fallbacks it allows, and returns the half-open data connection.
 func (c *Conn) prepareData(ctx context.Context) (*pending, error) {
