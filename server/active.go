@@ -73,7 +73,8 @@ func dialActive(ctx context.Context, localIP netip.Addr, target netip.AddrPort, 
 }
 
 func dialFrom(ctx context.Context, local netip.Addr, port uint16, target netip.AddrPort, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
+	// No keepalive: the stall timeout watches a data connection.
+	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
 	if local.IsValid() || port != 0 {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, port))
 	}
