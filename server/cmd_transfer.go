@@ -154,14 +154,14 @@ func (s *session) cmdRETR(arg string) error {
 		return err
 	}
 	rec := xferRecord{verb: "RETR", vpath: vpath, data: d, tls: s.protP}
-	ascii, stall := !s.binary, s.srv.cfg.DataStallTimeout
+	ascii, stall, size := !s.binary, s.srv.cfg.DataStallTimeout, fi.Size()-offset
 	opening := "Opening " + s.modeName() + " mode data connection for " + path.Base(vpath) +
-		" (" + strconv.FormatInt(fi.Size()-offset, 10) + " bytes)."
+		" (" + strconv.FormatInt(size, 10) + " bytes)."
 	s.startTransfer(func(ctx context.Context, t *transfer) {
 		defer f.Close()
 		defer d.close()
 		_, _ = s.runTransfer(ctx, t, rec, opening, func(conn net.Conn) (int64, error) {
-			return sendData(conn, f, ascii, stall)
+			return sendData(conn, f, size, ascii, stall)
 		}, nil)
 	})
 	return nil
