@@ -83,21 +83,24 @@ func (s *session) connectData(ctx context.Context, d dataSetup) (net.Conn, error
 }
 
 // protectData runs the server side of the data connection's TLS
-// handshake (PROT P) and applies the session-reuse policy.
-func (s *session) protectData(ctx context.Context, c net.Conn, cmd string) (net.Conn, error) {
+// handshake (PROT P) and applies the session-reuse policy. The returned
+// batchConn, beneath the TLS connection, is for a download to start
+// gathering records into large writes (and to stop before closing).
+func (s *session) protectData(ctx context.Context, c net.Conn, cmd string) (*tls.Conn, *batchConn, error) {
 	var bound bool
-	tc := tls.Server(c, s.dataTLSConfig(&bound))
+	bc := &batchConn{Conn: c}
+	tc := tls.Server(bc, s.dataTLSConfig(&bound))
 	hctx, cancel := context.WithTimeout(ctx, s.srv.cfg.DataConnectTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("%s data connection TLS handshake: %w", cmd, err)
+		return nil, nil, fmt.Errorf("%s data connection TLS handshake: %w", cmd, err)
 	}
 	if err := s.checkTLSReuse(tc, bound); err != nil {
 		_ = tc.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return tc, nil
+	return tc, bc, nil
 }
 
 // passiveAllowed answers the checks shared by PASV and EPSV.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"io/fs"
@@ -90,8 +91,10 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	s.reply(ftp.CodeFileStatusOK, opening)
+	var batch *batchConn
 	if rec.tls {
-		if conn, err = s.protectData(ctx, conn, rec.data.cmd); err != nil {
+		var tc *tls.Conn
+		if tc, batch, err = s.protectData(ctx, conn, rec.data.cmd); err != nil {
 			switch {
 			case s.isAborted(t):
 				final = reply(ftp.CodeTransferAborted, "Transfer aborted.")
@@ -102,8 +105,17 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 			}
 			return 0, err
 		}
+		conn = tc
+		if !rec.upload {
+			batch.start()
+		}
 	}
 	n, err = move(s.limitConn(ctx, conn, rec.upload))
+	if batch != nil {
+		if ferr := batch.stop(); err == nil && ferr != nil {
+			err = dataErr{ferr}
+		}
+	}
 	cerr := conn.Close()
 	if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		err = dataErr{cerr}
