@@ -18,6 +18,9 @@ type dataSetup struct {
 	pasv   *passiveListener
 	active netip.AddrPort
 	cmd    string // PASV, EPSV, PORT or EPRT: for logs and doctor
+	// ready is a data connection already accepted and announced with 150
+	// by the session goroutine (tryInlineRETR) for the transfer to finish.
+	ready net.Conn
 }
 
 func (s *session) closePassive() {
@@ -54,6 +57,9 @@ func (d dataSetup) close() {
 // after the 150 reply: clients such as lftp start the data handshake only
 // once they have read it.
 func (s *session) connectData(ctx context.Context, d dataSetup) (net.Conn, error) {
+	if d.ready != nil {
+		return d.ready, nil
+	}
 	cfg := &s.srv.cfg
 	var c net.Conn
 	var err error

@@ -70,13 +70,7 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 			settle(err)
 		}
 		s.reply(final.Code, final.Msg)
-		result := "ok"
-		if err != nil {
-			result = err.Error()
-		}
-		s.log.Info("transfer", "verb", rec.verb, "path", rec.vpath, "bytes", n,
-			"duration", time.Since(start).Round(time.Microsecond), "mode", rec.data.cmd,
-			"tls", rec.tls, "result", result)
+		s.logTransfer(rec, n, start, err)
 	}()
 	conn, err := s.connectData(ctx, rec.data)
 	if err != nil {
@@ -90,7 +84,9 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 	// copy blocked in the kernel (ABOR, session end, shutdown).
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	s.reply(ftp.CodeFileStatusOK, opening)
+	if rec.data.ready == nil {
+		s.reply(ftp.CodeFileStatusOK, opening)
+	}
 	var batch *batchConn
 	if rec.tls {
 		var tc *tls.Conn
@@ -136,6 +132,17 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 	return n, err
 }
 
+// logTransfer writes the transfer log line.
+func (s *session) logTransfer(rec xferRecord, n int64, start time.Time, err error) {
+	result := "ok"
+	if err != nil {
+		result = err.Error()
+	}
+	s.log.Info("transfer", "verb", rec.verb, "path", rec.vpath, "bytes", n,
+		"duration", time.Since(start).Round(time.Microsecond), "mode", rec.data.cmd,
+		"tls", rec.tls, "result", result)
+}
+
 func (s *session) modeName() string {
 	if s.binary {
 		return "BINARY"
@@ -169,11 +176,19 @@ func (s *session) cmdRETR(arg string) error {
 	ascii, stall, size := !s.binary, s.srv.cfg.DataStallTimeout, fi.Size()-offset
 	opening := "Opening " + s.modeName() + " mode data connection for " + path.Base(vpath) +
 		" (" + strconv.FormatInt(size, 10) + " bytes)."
+	sent, done := s.tryInlineRETR(&d, f, size, rec, opening)
+	if done {
+		_ = f.Close()
+		d.close()
+		return nil
+	}
+	rec.data = d
 	s.startTransfer(func(ctx context.Context, t *transfer) {
 		defer f.Close()
 		defer d.close()
 		_, _ = s.runTransfer(ctx, t, rec, opening, func(conn net.Conn) (int64, error) {
-			return sendData(conn, f, size, ascii, stall)
+			n, err := sendData(conn, f, size-sent, ascii, stall)
+			return sent + n, err
 		}, nil)
 	})
 	return nil

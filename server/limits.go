@@ -96,6 +96,20 @@ func (s *Server) userLogout(name string) {
 // so the kernel copy paths (sendfile, splice) stay available.
 func (s *session) limitConn(ctx context.Context, conn net.Conn, upload bool) net.Conn {
 	var ls []*rate.Limiter
+	for _, l := range s.rateLimiters(upload) {
+		if l != nil {
+			ls = append(ls, l)
+		}
+	}
+	if len(ls) == 0 {
+		return conn
+	}
+	return &limitedConn{Conn: conn, ctx: ctx, limiters: ls}
+}
+
+// rateLimiters returns the global and the user's limiter for a direction;
+// either may be nil (no limit).
+func (s *session) rateLimiters(upload bool) [2]*rate.Limiter {
 	global, user := s.srv.down, (*rate.Limiter)(nil)
 	if upload {
 		global = s.srv.up
@@ -108,15 +122,13 @@ func (s *session) limitConn(ctx context.Context, conn net.Conn, upload bool) net
 			}
 		}
 	}
-	for _, l := range []*rate.Limiter{global, user} {
-		if l != nil {
-			ls = append(ls, l)
-		}
-	}
-	if len(ls) == 0 {
-		return conn
-	}
-	return &limitedConn{Conn: conn, ctx: ctx, limiters: ls}
+	return [2]*rate.Limiter{global, user}
+}
+
+// rateLimited reports whether transfers in a direction are paced.
+func (s *session) rateLimited(upload bool) bool {
+	ls := s.rateLimiters(upload)
+	return ls[0] != nil || ls[1] != nil
 }
 
 // limitedConn paces reads and writes through token buckets.

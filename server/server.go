@@ -62,6 +62,9 @@ type Server struct {
 
 	// port20Warned makes the fallback from port 20 a single log line.
 	port20Warned atomic.Bool
+	// inlineDone counts downloads finished in the session goroutine
+	// (tryInlineRETR), for tests and metrics.
+	inlineDone atomic.Int64
 }
 
 // New validates cfg, fills in defaults and returns a Server ready to Serve.

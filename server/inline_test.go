@@ -1,0 +1,136 @@
+//go:build linux
+
+package server
+
+import (
+	"bytes"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// A small download whose data connection is already waiting finishes in
+// the session goroutine; every other case takes the transfer goroutine,
+// and the bytes are right either way.
+func TestSmallRETRInline(t *testing.T) {
+	ts := startServer(t, nil)
+	small, big := randomBytes(4096), randomBytes(inlineMax+1)
+	ts.write(t, "small", small)
+	ts.write(t, "big", big)
+	c := dial(t, ts.addr)
+	c.login("alice")
+	c.cmd(ftp.CodeOK, "TYPE I")
+
+	retr := func(name string, want []byte, inline int64) {
+		t.Helper()
+		dc := c.epsv()
+		c.cmd(ftp.CodeFileStatusOK, "RETR "+name)
+		if got := readAll(t, dc); !bytes.Equal(got, want) {
+			t.Fatalf("RETR %s: %d bytes, want %d (content equal: %v)", name, len(got), len(want), bytes.Equal(got, want))
+		}
+		c.expect(ftp.CodeTransferComplete)
+		if got := ts.srv.inlineDone.Load(); got != inline {
+			t.Fatalf("after RETR %s: %d inline downloads, want %d", name, got, inline)
+		}
+	}
+	retr("small", small, 1)
+	retr("big", big, 1) // over inlineMax
+	c.cmd(ftp.CodeFilePending, "REST 1000")
+	retr("small", small[1000:], 2)
+
+	// RETR before the client connects: there may be nothing to accept
+	// yet (or the connection wins the race); the file arrives either way.
+	before := ts.srv.inlineDone.Load()
+	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
+	c.send("RETR small")
+	dc, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	c.expect(ftp.CodeFileStatusOK)
+	if got := readAll(t, dc); !bytes.Equal(got, small) {
+		t.Fatalf("late connect: %d bytes", len(got))
+	}
+	c.expect(ftp.CodeTransferComplete)
+	before = ts.srv.inlineDone.Load()
+
+	// ASCII mode converts line ends: never inline.
+	c.cmd(ftp.CodeOK, "TYPE A")
+	ts.write(t, "text", []byte("a\nb\n"))
+	dc = c.epsv()
+	c.cmd(ftp.CodeFileStatusOK, "RETR text")
+	if got := string(readAll(t, dc)); got != "a\r\nb\r\n" {
+		t.Fatalf("ASCII RETR: %q", got)
+	}
+	c.expect(ftp.CodeTransferComplete)
+	if got := ts.srv.inlineDone.Load(); got != before {
+		t.Fatalf("ASCII download went inline (%d inline downloads, %d before)", got, before)
+	}
+}
+
+// A stranger queued on the passive port ahead of the client is dropped
+// by the inline accept, and the client still gets the file.
+func TestInlineRETRDropsQueuedStranger(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.write(t, "f", []byte("secret data"))
+	c := dial(t, ts.addr)
+	c.login("alice")
+	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port)))
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+	thief, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer thief.Close()
+	dc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	c.cmd(ftp.CodeFileStatusOK, "RETR f")
+	if got := string(readAll(t, dc)); got != "secret data" {
+		t.Fatalf("client got %q", got)
+	}
+	c.expect(ftp.CodeTransferComplete)
+	_ = thief.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, _ := thief.Read(make([]byte, 64)); n != 0 {
+		t.Fatal("stranger received data")
+	}
+}
+
+// When the send buffer takes only part of the file, sendfileNow returns
+// what it moved without waiting, and the ordinary path sends the rest.
+func TestSendfileNowPartialThenRest(t *testing.T) {
+	data := randomBytes(4 << 20)
+	f := testFile(t, data)
+	srv, cli := loopbackPair(t)
+	if err := srv.SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	n := sendfileNow(srv, f, int64(len(data)))
+	if n <= 0 || n >= int64(len(data)) {
+		t.Fatalf("sendfileNow moved %d of %d bytes into small buffers, want part", n, len(data))
+	}
+	// Back to a sane buffer for the rest.
+	if err := srv.SetWriteBuffer(256 << 10); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := sendData(srv, f, int64(len(data))-n, false, 10*time.Second)
+		srv.Close()
+		done <- err
+	}()
+	got, rerr := readSlowly(cli, 64<<10, 0)
+	if err := <-done; err != nil || rerr != nil {
+		t.Fatalf("send %v, receive %v", err, rerr)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("received %d bytes, want %d, or content differs", len(got), len(data))
+	}
+}
