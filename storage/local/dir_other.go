@@ -1,0 +1,45 @@
+//go:build !linux
+
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// dirReader streams one directory's entries through os.File.Readdir,
+// which stats each entry relative to the open directory.
+type dirReader struct {
+	// ctx is the ReadDir call's. A DirReader outlives that call but works
+	// on its behalf, as database/sql.Rows does.
+	ctx  context.Context
+	dir  *os.File
+	name string
+}
+
+func newDirReader(ctx context.Context, dir *os.File, name string) (*dirReader, error) {
+	return &dirReader{ctx: ctx, dir: dir, name: name}, nil
+}
+
+// Next returns up to n entries, and io.EOF once there are none left.
+func (d *dirReader) Next(n int) ([]fs.FileInfo, error) {
+	if err := d.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("local: readdir %q: %w", d.name, err)
+	}
+	if n <= 0 {
+		n = defaultBatch
+	}
+	infos, err := d.dir.Readdir(n)
+	if err == io.EOF {
+		return infos, io.EOF
+	}
+	return infos, wrapErr("readdir", d.name, err)
+}
+
+// Close releases the directory.
+func (d *dirReader) Close() error {
+	return wrapErr("readdir", d.name, d.dir.Close())
+}
