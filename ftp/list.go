@@ -92,13 +92,12 @@ func AppendListLine(dst []byte, fi fs.FileInfo, now time.Time) []byte {
 	dst = append(dst, ' ')
 
 	t := fi.ModTime().In(now.Location())
-	_, month, day := t.Date()
+	year, month, day := t.Date()
 	dst = append(dst, months[3*(month-1):3*month]...)
 	dst = append(dst, ' ')
 	dst = appendPadded(dst, int64(day), 2)
 	if t.After(now) || now.Sub(t) > halfYear {
 		dst = append(dst, "  "...)
-		year := t.Year()
 		if year < 0 || year > 9999 {
 			year = 0
 		}
@@ -129,17 +128,18 @@ func AppendNameLine(dst []byte, name string) []byte {
 	return append(appendName(dst, name), "\r\n"...)
 }
 
-// appendName appends name with CR and LF replaced by '?'.
+// appendName appends name with CR and LF replaced by '?'. A plain loop:
+// strings.IndexAny builds a byte set on every call, and names are short.
 func appendName(dst []byte, name string) []byte {
-	for {
-		i := strings.IndexAny(name, "\r\n")
-		if i < 0 {
-			return append(dst, name...)
+	start := 0
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '\r' || c == '\n' {
+			dst = append(dst, name[start:i]...)
+			dst = append(dst, '?')
+			start = i + 1
 		}
-		dst = append(dst, name[:i]...)
-		dst = append(dst, '?')
-		name = name[i+1:]
 	}
+	return append(dst, name[start:]...)
 }
 
 // appendPadded appends v right-aligned in width columns.

@@ -3,6 +3,7 @@ package ftp
 import (
 	"errors"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -323,5 +324,26 @@ func BenchmarkAppendListLine(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendListLine(buf[:0], fi, listNow)
+	}
+}
+
+// TestAppendName checks the CR and LF escaping that every listing line
+// uses against strings.Replacer, for edge cases and random bytes.
+func TestAppendName(t *testing.T) {
+	escape := strings.NewReplacer("\r", "?", "\n", "?")
+	names := []string{"", "a", " spaces  in  name ", "\r", "\n", "\r\n", "\n\r", "a\rb\nc", "\r\r\nend", "start\n\n",
+		"caf\xe9", "日本語\r\n.txt", strings.Repeat("x\n", 200)}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = "ab \r\n\xff."[r.IntN(7)]
+		}
+		names = append(names, string(b))
+	}
+	for _, name := range names {
+		if got, want := string(appendName([]byte("x"), name)), "x"+escape.Replace(name); got != want {
+			t.Errorf("appendName(%q) = %q, want %q", name, got, want)
+		}
 	}
 }

@@ -20,21 +20,55 @@ func FormatTime(t time.Time) string {
 // room. Years outside 0-9999 cannot be written in four digits; they are
 // clamped, since the time-val grammar has no other way to say them.
 func AppendTime(dst []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	hour, min, sec := t.Clock()
-	switch {
-	case year < 0:
-		year, month, day, hour, min, sec = 0, 1, 1, 0, 0, 0
-	case year > 9999:
-		year, month, day, hour, min, sec = 9999, 12, 31, 23, 59, 59
+	// From the Unix time in one step: t.UTC().Date() and Clock() each
+	// redo the conversion, and MLSD calls this once per entry.
+	sec := t.Unix()
+	days, secOfDay := sec/86400, sec%86400
+	if secOfDay < 0 {
+		days, secOfDay = days-1, secOfDay+86400
 	}
-	dst = appendDigits(dst, year, 4)
-	dst = appendDigits(dst, int(month), 2)
+	y, month, day := civilDate(days)
+	hour, min, s := int(secOfDay/3600), int(secOfDay/60%60), int(secOfDay%60)
+	switch {
+	case y < 0:
+		y, month, day, hour, min, s = 0, 1, 1, 0, 0, 0
+	case y > 9999:
+		y, month, day, hour, min, s = 9999, 12, 31, 23, 59, 59
+	}
+	dst = appendDigits(dst, int(y), 4)
+	dst = appendDigits(dst, month, 2)
 	dst = appendDigits(dst, day, 2)
 	dst = appendDigits(dst, hour, 2)
 	dst = appendDigits(dst, min, 2)
-	return appendDigits(dst, sec, 2)
+	return appendDigits(dst, s, 2)
+}
+
+// civilDate returns the proleptic Gregorian date (as time.Time.Date
+// does in UTC) of the day that is days after 1970-01-01. It counts in
+// 400-year eras of 146,097 days that start on 1 March, so that the leap
+// day is the last day of its year and needs no case of its own.
+func civilDate(days int64) (year int64, month, day int) {
+	const (
+		eraDays    = 146097 // days in 400 Gregorian years
+		marchToEpo = 719468 // days from 0000-03-01 to 1970-01-01
+	)
+	z := days + marchToEpo
+	era := z / eraDays
+	if z%eraDays < 0 {
+		era-- // round towards minus infinity
+	}
+	doe := z - era*eraDays                                 // day of the era, 0-146096
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of the era, 0-399
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of the year from 1 March, 0-365
+	mp := (5*doy + 2) / 153                                // month from March, 0-11
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp) + 3
+	year = yoe + era*400
+	if month > 12 {
+		month -= 12
+		year++ // January and February belong to the next calendar year
+	}
+	return year, month, day
 }
 
 // ParseTime parses an RFC 3659 time-val, "YYYYMMDDHHMMSS" with an optional
@@ -94,6 +128,13 @@ func daysIn(m time.Month, y int) int {
 // appendDigits appends v in decimal, zero-padded to width digits.
 // v must not be negative.
 func appendDigits(dst []byte, v, width int) []byte {
+	// The widths of dates and times, spelled out: once per listing entry.
+	switch {
+	case width == 2 && v < 100:
+		return append(dst, byte('0'+v/10), byte('0'+v%10))
+	case width == 4 && v < 10000:
+		return append(dst, byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
+	}
 	var b [20]byte
 	i := len(b)
 	for v >= 10 || width > 1 {
