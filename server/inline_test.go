@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"golang.org/x/sys/unix"
 )
 
 // A small download whose data connection is already waiting finishes in
@@ -132,5 +133,40 @@ func TestSendfileNowPartialThenRest(t *testing.T) {
 	}
 	if !bytes.Equal(got, data) {
 		t.Fatalf("received %d bytes, want %d, or content differs", len(got), len(data))
+	}
+}
+
+// A small file sent inline and then closed leaves in one segment: the
+// data carries the FIN (the socket is corked until the close).
+func TestSendfileNowDataAndFINInOneSegment(t *testing.T) {
+	data := randomBytes(4096)
+	f := testFile(t, data)
+	srv, cli := loopbackPair(t)
+	segsIn := func() uint32 {
+		t.Helper()
+		raw, err := cli.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info *unix.TCPInfo
+		var ierr error
+		if err := raw.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil || ierr != nil {
+			t.Fatal(err, ierr)
+		}
+		return info.Segs_in
+	}
+	before := segsIn()
+	if n := sendfileNow(srv, f, int64(len(data))); n != int64(len(data)) {
+		t.Fatalf("sendfileNow moved %d of %d bytes", n, len(data))
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readSlowly(cli, 64<<10, 0)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("received %d bytes (%v)", len(got), err)
+	}
+	if segs := segsIn() - before; segs != 1 {
+		t.Fatalf("data and FIN came in %d segments, want 1", segs)
 	}
 }
