@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -200,56 +201,79 @@ func (d *dirReader) fill(fd int) error {
 // relative to the directory fd, spreading a large batch over several
 // goroutines. An entry that no longer exists gets an empty name. It
 // returns the index of the first entry that could not be stat'ed,
-// len(entries) if none, with its error.
+// len(entries) if none, with its error; every entry before it is done.
+//
+// The goroutines take chunks of the batch as they go rather than a fixed
+// share each: a helper that waits for a CPU (another process has it)
+// leaves its part to the caller instead of keeping the caller waiting.
 func statAll(fd int, cnames [][]byte, entries []fileInfo) (int, error) {
 	workers := min(runtime.GOMAXPROCS(0), maxStatWorkers, len(entries)/minStatShare)
 	if workers <= 1 {
 		return statRange(fd, cnames, entries, 0)
 	}
+	s := statBatch{cnames: cnames, entries: entries}
 	var results [maxStatWorkers]statResult
 	var wg sync.WaitGroup
-	share := (len(entries) + workers - 1) / workers
 	for w := 1; w < workers; w++ {
-		lo, hi := w*share, min((w+1)*share, len(entries))
-		wg.Go(func() {
-			results[w] = statShare(fd, cnames[lo:hi], entries[lo:hi], lo)
-		})
+		wg.Go(func() { results[w] = s.work(fd, true) })
 	}
-	bad, err := statRange(fd, cnames[:share], entries[:share], 0)
-	results[0] = statResult{bad, err}
+	results[0] = s.work(fd, false)
 	wg.Wait()
+	first := statResult{bad: len(entries)}
 	for _, r := range results[:workers] {
-		if r.err != nil {
-			return r.bad, r.err
+		if r.err != nil && r.bad < first.bad {
+			first = r
 		}
 	}
-	return len(entries), nil
+	return first.bad, first.err
 }
 
-// statResult is a share's outcome: the index of its first entry that
-// could not be stat'ed (one past its end if none) and the error.
+// statChunk is how many entries a goroutine of statAll takes at a time.
+const statChunk = 16
+
+// statBatch is one batch shared by statAll's goroutines.
+type statBatch struct {
+	cnames  [][]byte
+	entries []fileInfo
+	next    atomic.Int64 // the first entry no goroutine has taken
+}
+
+// statResult is a goroutine's outcome: the index of the entry it could
+// not stat (len(entries) if none) and the error. It stops there.
 type statResult struct {
 	bad int
 	err error
 }
 
-// statShare is statRange for a helper goroutine. It stats through a
-// descriptor of its own for the same directory: every fstatat takes a
-// reference on the descriptor's open file, and two CPUs taking it on one
-// file contend for its cache line. Opening "." relative to the directory
-// reaches nothing else.
-func statShare(fd int, cnames [][]byte, entries []fileInfo, base int) statResult {
-	own, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err == nil {
-		defer unix.Close(own)
-		fd = own
+// work stats chunks until none are left. A helper stats through a
+// descriptor of its own for the same directory, opened when it first
+// finds work: every fstatat takes a reference on the descriptor's open
+// file, and two CPUs taking it on one file contend for its cache line.
+// Opening "." relative to the directory reaches nothing else.
+func (s *statBatch) work(fd int, helper bool) statResult {
+	n := len(s.entries)
+	for {
+		lo := int(s.next.Add(statChunk)) - statChunk
+		if lo >= n {
+			return statResult{bad: n}
+		}
+		if helper {
+			helper = false
+			own, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+			if err == nil {
+				defer unix.Close(own)
+				fd = own
+			}
+		}
+		hi := min(lo+statChunk, n)
+		if bad, err := statRange(fd, s.cnames[lo:hi], s.entries[lo:hi], lo); err != nil {
+			return statResult{bad, err}
+		}
 	}
-	bad, err := statRange(fd, cnames, entries, base)
-	return statResult{bad, err}
 }
 
-// statRange stats one share of a batch; base is its first entry's index
-// in the batch, to report the failing entry's index in the batch.
+// statRange stats a run of a batch's entries; base is the run's first
+// index in the batch, to report the failing entry's index in the batch.
 func statRange(fd int, cnames [][]byte, entries []fileInfo, base int) (int, error) {
 	for i := range entries {
 		err := lstatat(fd, cnames[i], &entries[i].st)
