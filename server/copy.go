@@ -71,6 +71,7 @@ func sendData(conn net.Conn, src io.Reader, size int64, ascii bool, stall time.D
 // sendfileChunks takes the kernel's sendfile path chunk by chunk, up to
 // size bytes (to the end of f if size < 0).
 func sendfileChunks(conn *net.TCPConn, f *os.File, size int64, stall time.Duration) (int64, error) {
+	cork(conn)
 	var sent int64
 	return copyChunks(conn.SetWriteDeadline, stall,
 		func() (int64, error) {
