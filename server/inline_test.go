@@ -170,3 +170,33 @@ func TestSendfileNowDataAndFINInOneSegment(t *testing.T) {
 		t.Fatalf("data and FIN came in %d segments, want 1", segs)
 	}
 }
+
+// A download through the sendfile path is corked (full segments only),
+// and all of it still arrives once the connection closes.
+func TestSendfileDownloadCorked(t *testing.T) {
+	data := randomBytes(3<<20 + 123)
+	f := testFile(t, data)
+	srv, cli := loopbackPair(t)
+	done := make(chan error, 1)
+	corked := make(chan int, 1)
+	go func() {
+		_, err := sendData(srv, f, int64(len(data)), false, 10*time.Second)
+		raw, _ := srv.SyscallConn()
+		_ = raw.Control(func(fd uintptr) {
+			v, _ := unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK)
+			corked <- v
+		})
+		srv.Close()
+		done <- err
+	}()
+	got, rerr := readSlowly(cli, 256<<10, 0)
+	if err := <-done; err != nil || rerr != nil {
+		t.Fatalf("send %v, receive %v", err, rerr)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("received %d bytes, want %d, or content differs", len(got), len(data))
+	}
+	if v := <-corked; v != 1 {
+		t.Fatalf("TCP_CORK = %d during the download, want 1", v)
+	}
+}
