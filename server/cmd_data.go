@@ -64,11 +64,7 @@ func (s *session) connectData(ctx context.Context, d dataSetup) (net.Conn, error
 	var c net.Conn
 	var err error
 	if d.pasv != nil {
-		d.pasv.onStranger = func(from netip.AddrPort) {
-			// Port theft or a misrouted client: logged, dropped, and the
-			// listener keeps waiting for the real client.
-			s.log.Warn("dropped data connection from a foreign address", "from", from.String(), "cmd", d.cmd)
-		}
+		s.watchStrangers(d)
 		c, err = d.pasv.accept(ctx, s.remote.Addr(), cfg.PassiveAnyPeer, cfg.DataConnectTimeout)
 		_ = d.pasv.Close()
 	} else {
@@ -86,6 +82,15 @@ func (s *session) connectData(ctx context.Context, d dataSetup) (net.Conn, error
 		return nil, fmt.Errorf("%s data connection: %w", d.cmd, err)
 	}
 	return c, nil
+}
+
+// watchStrangers logs each connection the passive listener of d drops
+// because it came from an address other than the client's: port theft
+// or a misrouted client. The listener keeps waiting for the real client.
+func (s *session) watchStrangers(d dataSetup) {
+	d.pasv.onStranger = func(from netip.AddrPort) {
+		s.log.Warn("dropped data connection from a foreign address", "from", from.String(), "cmd", d.cmd)
+	}
 }
 
 // protectData runs the server side of the data connection's TLS

@@ -107,8 +107,9 @@ func (s *session) runTransfer(ctx context.Context, t *transfer, rec xferRecord, 
 		}
 	}
 	n, err = move(s.limitConn(ctx, conn, rec.upload))
-	if batch != nil {
-		if ferr := batch.stop(); err == nil && ferr != nil {
+	if batch != nil && err == nil {
+		// A failed download's gathered tail is dropped by Close instead.
+		if ferr := batch.stop(); ferr != nil {
 			err = dataErr{ferr}
 		}
 	}

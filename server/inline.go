@@ -31,12 +31,13 @@ func (s *session) tryInlineRETR(d *dataSetup, f any, size int64, rec xferRecord,
 	if !ok || d.pasv == nil || s.protP || !s.binary || size > inlineMax || s.rateLimited(false) {
 		return 0, false
 	}
+	s.watchStrangers(*d)
 	conn := d.pasv.acceptPending(s.remote.Addr(), s.srv.cfg.PassiveAnyPeer)
 	if conn == nil {
 		return 0, false
 	}
 	tc, ok := conn.(*net.TCPConn)
-	if !ok {
+	if !ok { // a TCP listener accepts TCP connections; never seen
 		_ = conn.Close()
 		return 0, false
 	}
