@@ -150,6 +150,9 @@ func (lw *lineWriter) write(ctx context.Context, w io.Writer, fi fs.FileInfo, di
 	if lw.format == formatMLSD {
 		lw.line(fi, ".", "cdir")
 	}
+	if nr, ok := dir.(storage.NameReader); ok && lw.format == formatNames {
+		return lw.writeNames(ctx, nr, emit, &total)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -157,7 +160,7 @@ func (lw *lineWriter) write(ctx context.Context, w io.Writer, fi fs.FileInfo, di
 		batch, err := dir.Next(listBatch)
 		for _, e := range batch {
 			name := e.Name()
-			if strings.HasPrefix(name, atomicPrefix) || !lw.all && strings.HasPrefix(name, ".") {
+			if lw.hidden(name) {
 				continue
 			}
 			lw.line(e, name, "")
@@ -172,6 +175,38 @@ func (lw *lineWriter) write(ctx context.Context, w io.Writer, fi fs.FileInfo, di
 			return total, err
 		}
 	}
+}
+
+// writeNames streams an NLST listing from names alone, where the backend
+// can give them without a stat per entry (getdents64 only).
+func (lw *lineWriter) writeNames(ctx context.Context, nr storage.NameReader, emit func() error, total *int64) (int64, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return *total, err
+		}
+		batch, err := nr.NextNames(listBatch)
+		for _, name := range batch {
+			if lw.hidden(name) {
+				continue
+			}
+			lw.buf = ftp.AppendNameLine(lw.buf, name)
+		}
+		if werr := emit(); werr != nil {
+			return *total, werr
+		}
+		if errors.Is(err, io.EOF) {
+			return *total, nil
+		}
+		if err != nil {
+			return *total, err
+		}
+	}
+}
+
+// hidden reports whether a listing leaves name out: an atomic upload's
+// temporary always, a dot file unless -a was asked for.
+func (lw *lineWriter) hidden(name string) bool {
+	return strings.HasPrefix(name, atomicPrefix) || !lw.all && strings.HasPrefix(name, ".")
 }
 
 func (lw *lineWriter) line(fi fs.FileInfo, name, kind string) {

@@ -292,6 +292,11 @@ func TestListings(t *testing.T) {
 	if out := list("NLST dir"); out != "one.txt\r\ntwo words.txt\r\n" && out != "two words.txt\r\none.txt\r\n" {
 		t.Fatalf("NLST %q", out)
 	}
+	// NLST reads names alone (storage.NameReader) and filters the same way.
+	if out := list("NLST -a dir"); !strings.Contains(out, ".hidden\r\n") || strings.Contains(out, ".ferry-upload") ||
+		strings.Count(out, "\r\n") != 3 {
+		t.Fatalf("NLST -a %q", out)
+	}
 	out = list("MLSD dir")
 	if !strings.Contains(out, "type=cdir;") || !strings.Contains(out, "size=2;") || !strings.Contains(out, "; two words.txt\r\n") {
 		t.Fatalf("MLSD:\n%s", out)

@@ -72,6 +72,15 @@ type DirReader interface {
 	Close() error
 }
 
+// NameReader is what a DirReader may also offer: the entries' names
+// alone, without the stat that a FileInfo costs per entry (NLST needs
+// only names). Next and NextNames read from the same stream of entries.
+type NameReader interface {
+	// NextNames returns up to n names and io.EOF after the last. It may
+	// return fewer than n names with a nil error.
+	NextNames(n int) ([]string, error)
+}
+
 // File is an open file being read. A local backend returns a value whose
 // concrete type is *os.File where it can, so that copying to a TCP
 // connection takes the kernel's sendfile path.

@@ -98,6 +98,26 @@ func (d *dirReader) Next(n int) ([]fs.FileInfo, error) {
 	return infos, wrapErr("readdir", d.name, err)
 }
 
+// NextNames returns up to n names, without stat'ing them: for NLST,
+// which needs nothing else, a listing then costs getdents64 alone.
+func (d *dirReader) NextNames(n int) ([]string, error) {
+	if err := d.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("local: readdir %q: %w", d.name, err)
+	}
+	if n <= 0 {
+		n = defaultBatch
+	}
+	var names []string
+	var err error
+	if cerr := d.rc.Control(func(fd uintptr) { names, _, err = d.names(int(fd), n) }); cerr != nil {
+		return nil, wrapErr("readdir", d.name, cerr)
+	}
+	if len(names) == 0 && err == nil {
+		return nil, io.EOF
+	}
+	return names, wrapErr("readdir", d.name, err)
+}
+
 // next reads up to n names and stats them. Like os.File.Readdir, it
 // reports io.EOF only on a call that finds no entries.
 func (d *dirReader) next(fd, n int) ([]fs.FileInfo, error) {

@@ -39,6 +39,21 @@ func (d *dirReader) Next(n int) ([]fs.FileInfo, error) {
 	return infos, wrapErr("readdir", d.name, err)
 }
 
+// NextNames returns up to n names, without stat'ing them.
+func (d *dirReader) NextNames(n int) ([]string, error) {
+	if err := d.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("local: readdir %q: %w", d.name, err)
+	}
+	if n <= 0 {
+		n = defaultBatch
+	}
+	names, err := d.dir.Readdirnames(n)
+	if err == io.EOF {
+		return names, io.EOF
+	}
+	return names, wrapErr("readdir", d.name, err)
+}
+
 // Close releases the directory.
 func (d *dirReader) Close() error {
 	return wrapErr("readdir", d.name, d.dir.Close())

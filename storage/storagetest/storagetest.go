@@ -38,6 +38,7 @@ func Run(t *testing.T, newFS func(t *testing.T) storage.FS) {
 		{"ReadDirStreams", testReadDirStreams},
 		{"ReadDirEmpty", testReadDirEmpty},
 		{"ReadDirErrors", testReadDirErrors},
+		{"ReadDirNames", testReadDirNames},
 		{"Remove", testRemove},
 		{"RemoveDir", testRemoveDir},
 		{"Mkdir", testMkdir},
@@ -265,6 +266,52 @@ func testReadDirStreams(t *testing.T, fsys storage.FS) {
 	if err := d.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
+}
+
+// testReadDirNames checks a backend's optional NameReader: the same names
+// as Next gives, in batches of at most n, then io.EOF.
+func testReadDirNames(t *testing.T, fsys storage.FS) {
+	mkdir(t, fsys, "d")
+	mkdir(t, fsys, "d/sub")
+	want := []string{".hidden", "sub"}
+	for i := range 40 {
+		name := fmt.Sprintf("f%02d", i)
+		put(t, fsys, "d/"+name, []byte(name))
+		want = append(want, name)
+	}
+	put(t, fsys, "d/.hidden", nil)
+	slices.Sort(want)
+	if got := list(t, fsys, "d"); !slices.Equal(got, want) {
+		t.Fatalf("Next lists %q, want %q", got, want)
+	}
+	d, err := fsys.ReadDir(t.Context(), "d")
+	if err != nil {
+		t.Fatalf("ReadDir: %v", err)
+	}
+	defer d.Close()
+	nr, ok := d.(storage.NameReader)
+	if !ok {
+		t.Skip("this backend lists no names without stat'ing them (storage.NameReader)")
+	}
+	var got []string
+	for range 1000 {
+		names, err := nr.NextNames(7)
+		if len(names) > 7 {
+			t.Fatalf("NextNames(7) returned %d names", len(names))
+		}
+		got = append(got, names...)
+		if err == io.EOF {
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("NextNames lists %q, want %q", got, want)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("NextNames: %v", err)
+		}
+	}
+	t.Fatal("NextNames never reached io.EOF")
 }
 
 func testReadDirEmpty(t *testing.T, fsys storage.FS) {
