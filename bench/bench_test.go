@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -91,5 +92,23 @@ func TestForEach(t *testing.T) {
 	})
 	if !errors.Is(err, boom) || calls.Load() == 1000 {
 		t.Fatalf("err %v after %d calls", err, calls.Load())
+	}
+}
+
+func TestPrintSpread(t *testing.T) {
+	r := &report{
+		opts:    &options{runs: 3},
+		servers: []string{"ferry", "vsftpd"},
+		metrics: []metric{{id: "dl", what: "download", limit: "sf"}, {id: "none", what: "absent"}},
+		samples: map[string]map[string][]float64{
+			"dl":       {"ferry": {1200, 1500, 1350}, "vsftpd": {1400, 1410, 1390}},
+			"limit:sf": {"limit": {1600, 1700, 1650}},
+		},
+	}
+	var b strings.Builder
+	r.printSpread(&b)
+	want := "Spread over the runs (lowest-highest):\n  download: ferry 1200-1500, vsftpd 1390-1410, limit 1600-1700\n"
+	if b.String() != want {
+		t.Fatalf("spread:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

@@ -529,6 +529,9 @@ func (r *report) print(w io.Writer) {
 	tw.Flush()
 
 	fmt.Fprintln(w, "\nRatios: higher is better for every row (for ms, s, KiB and MiB rows it is best peer ÷ ferry).")
+	if r.opts.runs > 1 {
+		r.printSpread(w)
+	}
 	if len(r.hashes) > 0 {
 		fmt.Fprintln(w, "Password hashes of the login-pass user:")
 		for _, s := range r.servers {
@@ -557,6 +560,32 @@ func (r *report) print(w io.Writer) {
 				msg = msg[:200] + "…"
 			}
 			fmt.Fprintf(w, "  %s: %s\n", k, msg)
+		}
+	}
+}
+
+// printSpread lists, per workload, each server's lowest and highest
+// figure over the runs: what a median hides, and what tells a tie from a
+// result on a machine this noisy.
+func (r *report) printSpread(w io.Writer) {
+	fmt.Fprintln(w, "Spread over the runs (lowest-highest):")
+	for _, m := range r.metrics {
+		got := r.samples[m.id]
+		if got == nil {
+			continue
+		}
+		var parts []string
+		for _, s := range r.servers {
+			if v := got[s]; len(v) > 1 {
+				lo, hi := slices.Min(v), slices.Max(v)
+				parts = append(parts, fmt.Sprintf("%s %s-%s", s, fmtNum(lo), fmtNum(hi)))
+			}
+		}
+		if lim := r.samples["limit:"+m.limit]["limit"]; m.limit != "" && len(lim) > 1 {
+			parts = append(parts, fmt.Sprintf("limit %s-%s", fmtNum(slices.Min(lim)), fmtNum(slices.Max(lim))))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "  %s: %s\n", m.what, strings.Join(parts, ", "))
 		}
 	}
 }
