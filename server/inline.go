@@ -1,11 +1,11 @@
 package server
 
 import (
-	"net"
 	"os"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/storage"
 )
 
 // inlineMax is the largest download tried inline: small enough that a
@@ -26,19 +26,14 @@ const inlineMax = 64 << 10
 // otherwise, if a data connection was accepted and announced, it is in
 // d.ready with sent bytes already moved, for the transfer goroutine to
 // finish.
-func (s *session) tryInlineRETR(d *dataSetup, f any, size int64, rec xferRecord, opening string) (sent int64, done bool) {
+func (s *session) tryInlineRETR(d *dataSetup, f storage.File, size int64, rec xferRecord, opening string) (sent int64, done bool) {
 	file, ok := f.(*os.File)
 	if !ok || d.pasv == nil || s.protP || !s.binary || size > inlineMax || s.rateLimited(false) {
 		return 0, false
 	}
 	s.watchStrangers(*d)
-	conn := d.pasv.acceptPending(s.remote.Addr(), s.srv.cfg.PassiveAnyPeer)
-	if conn == nil {
-		return 0, false
-	}
-	tc, ok := conn.(*net.TCPConn)
-	if !ok { // a TCP listener accepts TCP connections; never seen
-		_ = conn.Close()
+	tc := d.pasv.acceptPending(s.remote.Addr(), s.srv.cfg.PassiveAnyPeer)
+	if tc == nil {
 		return 0, false
 	}
 	start := time.Now()

@@ -14,7 +14,7 @@ import (
 // A stranger found there is dropped (and reported), and the listener
 // stays open for the waiting accept. A connection it returns has closed
 // the listener, as accept does: one PASV serves one transfer.
-func (p *passiveListener) acceptPending(peer netip.Addr, anyPeer bool) net.Conn {
+func (p *passiveListener) acceptPending(peer netip.Addr, anyPeer bool) *net.TCPConn {
 	raw, err := p.ln.SyscallConn()
 	if err != nil {
 		return nil
@@ -27,7 +27,7 @@ func (p *passiveListener) acceptPending(peer netip.Addr, anyPeer bool) net.Conn 
 	}); err != nil || !ready {
 		return nil
 	}
-	c, err := p.ln.Accept()
+	c, err := p.ln.AcceptTCP()
 	if err != nil {
 		return nil
 	}
@@ -46,8 +46,13 @@ func (p *passiveListener) acceptPending(peer netip.Addr, anyPeer bool) net.Conn 
 // sendfileNow makes one non-blocking sendfile(2) of up to size bytes of f
 // (from its current offset) to conn and returns how many it moved. It
 // never waits: a full send buffer or an error moves fewer bytes, and the
-// transfer goroutine finishes the rest or reports the error.
+// transfer goroutine finishes the rest or reports the error. The socket
+// is corked first, so that the close that follows a whole file tacks the
+// FIN onto the data: a packet and a wake-up of the client fewer per small
+// file. A transfer handed on stays corked, as sendfileChunks, which
+// sends the rest, would cork it anyway.
 func sendfileNow(conn *net.TCPConn, f *os.File, size int64) int64 {
+	cork(conn)
 	craw, err := conn.SyscallConn()
 	if err != nil {
 		return 0
@@ -58,11 +63,6 @@ func sendfileNow(conn *net.TCPConn, f *os.File, size int64) int64 {
 	}
 	var moved int64
 	_ = craw.Write(func(cfd uintptr) bool {
-		// Corked, the data waits for the close that follows and leaves
-		// with the FIN in one segment: a packet and a wake-up of the
-		// client fewer per small file. A transfer handed on uncorks, so
-		// that its last partial segment is not held back.
-		corked := unix.SetsockoptInt(int(cfd), unix.IPPROTO_TCP, unix.TCP_CORK, 1) == nil
 		_ = fraw.Control(func(ffd uintptr) {
 			for moved < size {
 				n, err := syscall.Sendfile(int(cfd), int(ffd), nil, int(size-moved))
@@ -75,9 +75,6 @@ func sendfileNow(conn *net.TCPConn, f *os.File, size int64) int64 {
 				moved += int64(n)
 			}
 		})
-		if corked && moved < size {
-			_ = unix.SetsockoptInt(int(cfd), unix.IPPROTO_TCP, unix.TCP_CORK, 0)
-		}
 		return true // done either way: never park here
 	})
 	return moved
