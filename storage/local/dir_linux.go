@@ -79,14 +79,11 @@ func newDirReader(ctx context.Context, dir *os.File, name string) (*dirReader, e
 // Next returns up to n entries, and io.EOF once there are none left. An
 // entry removed between reading the directory and stat'ing it is left out.
 func (d *dirReader) Next(n int) ([]fs.FileInfo, error) {
-	if err := d.ctx.Err(); err != nil {
-		return nil, fmt.Errorf("local: readdir %q: %w", d.name, err)
-	}
-	if n <= 0 {
-		n = defaultBatch
+	n, err := batchSize(d.ctx, d.name, n)
+	if err != nil {
+		return nil, err
 	}
 	var infos []fs.FileInfo
-	var err error
 	// Control keeps the descriptor from being closed (and its number
 	// reused) for the whole batch, the helper goroutines' calls included.
 	if cerr := d.rc.Control(func(fd uintptr) { infos, err = d.next(int(fd), n) }); cerr != nil {
@@ -101,14 +98,11 @@ func (d *dirReader) Next(n int) ([]fs.FileInfo, error) {
 // NextNames returns up to n names, without stat'ing them: for NLST,
 // which needs nothing else, a listing then costs getdents64 alone.
 func (d *dirReader) NextNames(n int) ([]string, error) {
-	if err := d.ctx.Err(); err != nil {
-		return nil, fmt.Errorf("local: readdir %q: %w", d.name, err)
-	}
-	if n <= 0 {
-		n = defaultBatch
+	n, err := batchSize(d.ctx, d.name, n)
+	if err != nil {
+		return nil, err
 	}
 	var names []string
-	var err error
 	if cerr := d.rc.Control(func(fd uintptr) { names, _, err = d.names(int(fd), n) }); cerr != nil {
 		return nil, wrapErr("readdir", d.name, cerr)
 	}

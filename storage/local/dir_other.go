@@ -4,7 +4,6 @@ package local
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -26,11 +25,9 @@ func newDirReader(ctx context.Context, dir *os.File, name string) (*dirReader, e
 
 // Next returns up to n entries, and io.EOF once there are none left.
 func (d *dirReader) Next(n int) ([]fs.FileInfo, error) {
-	if err := d.ctx.Err(); err != nil {
-		return nil, fmt.Errorf("local: readdir %q: %w", d.name, err)
-	}
-	if n <= 0 {
-		n = defaultBatch
+	n, err := batchSize(d.ctx, d.name, n)
+	if err != nil {
+		return nil, err
 	}
 	infos, err := d.dir.Readdir(n)
 	if err == io.EOF {
@@ -41,11 +38,9 @@ func (d *dirReader) Next(n int) ([]fs.FileInfo, error) {
 
 // NextNames returns up to n names, without stat'ing them.
 func (d *dirReader) NextNames(n int) ([]string, error) {
-	if err := d.ctx.Err(); err != nil {
-		return nil, fmt.Errorf("local: readdir %q: %w", d.name, err)
-	}
-	if n <= 0 {
-		n = defaultBatch
+	n, err := batchSize(d.ctx, d.name, n)
+	if err != nil {
+		return nil, err
 	}
 	names, err := d.dir.Readdirnames(n)
 	if err == io.EOF {
