@@ -234,8 +234,10 @@ func FuzzParseListLine(f *testing.F) {
 		}
 		// A date may be ahead of now only when the line gives its year:
 		// four digits (Unix, IIS) or two after a dash (IIS "MM-DD-YY").
+		// Fields are separated by spaces or tabs, so either may follow.
+		yy := fmt.Sprintf("-%02d", e.ModTime.Year()%100)
 		explicitYear := strings.Contains(line, strconv.Itoa(e.ModTime.Year())) ||
-			strings.Contains(line, fmt.Sprintf("-%02d ", e.ModTime.Year()%100))
+			strings.Contains(line, yy+" ") || strings.Contains(line, yy+"\t")
 		if e.ModTime.After(now.Add(futureSlack)) && !explicitYear {
 			t.Fatalf("ParseListLine(%q, %v) guessed %v, too far ahead", line, now, e.ModTime)
 		}
