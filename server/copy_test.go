@@ -95,7 +95,10 @@ func TestSendfileSlowClientIsNotStalled(t *testing.T) {
 	if err := cli.SetReadBuffer(256 << 10); err != nil {
 		t.Fatal(err)
 	}
-	const stall = 100 * time.Millisecond
+	// The stall period is long against the reader's pauses, so that a
+	// loaded machine (-race, parallel packages) or a window update left
+	// to the persist timer (200 ms and more) is not taken for a stall.
+	const stall = time.Second
 	type res struct {
 		n   int64
 		err error
@@ -106,9 +109,9 @@ func TestSendfileSlowClientIsNotStalled(t *testing.T) {
 		srv.Close()
 		done <- res{n, err}
 	}()
-	// 64 KiB every 10 ms moves 4 MiB in about 640 ms: several stall
+	// 64 KiB every 50 ms moves 4 MiB in about 3.2 s: several stall
 	// timeouts, but never a whole one without progress.
-	got, rerr := readSlowly(cli, 64<<10, 10*time.Millisecond)
+	got, rerr := readSlowly(cli, 64<<10, 50*time.Millisecond)
 	r := <-done
 	if r.err != nil || rerr != nil {
 		t.Fatalf("send: %d bytes, %v; receive: %v", r.n, r.err, rerr)
