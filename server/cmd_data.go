@@ -114,7 +114,8 @@ func (s *session) protectData(ctx context.Context, c net.Conn, cmd string) (*tls
 	return tc, bc, nil
 }
 
-// passiveAllowed answers the checks shared by PASV and EPSV.
+// openPassiveListener opens the listener of a PASV or EPSV, replacing any
+// earlier one, and turns its failures into the 425 the client gets.
 func (s *session) openPassiveListener() (*passiveListener, error) {
 	s.closePassive()
 	s.active, s.dataCmd = netip.AddrPort{}, ""

@@ -151,22 +151,39 @@ func (s *session) modeName() string {
 	return "ASCII"
 }
 
+// statter is an open file that can describe itself (an *os.File): its
+// size then costs no second lookup of the name, and is the size of what
+// was opened, even if the name changed since or is a link.
+type statter interface {
+	Stat() (fs.FileInfo, error)
+}
+
+// fileInfo describes the open file f, opened as name.
+func fileInfo(ctx context.Context, fsys storage.FS, f storage.File, name string) (fs.FileInfo, error) {
+	if st, ok := f.(statter); ok {
+		return st.Stat()
+	}
+	return fsys.Stat(ctx, name)
+}
+
 func (s *session) cmdRETR(arg string) error {
 	if err := s.need(PermDownload); err != nil {
 		return err
 	}
 	offset := s.takeRest()
-	fi, name, err := s.statFile(arg)
-	if err != nil {
-		return err
-	}
-	vpath, _ := s.resolve(arg)
-	if offset > fi.Size() {
-		return reply(ftp.CodeInvalidRestart, "Restart offset beyond end of file.")
-	}
+	vpath, name := s.resolve(arg)
 	f, err := s.user.FS.Open(s.ctx, name, offset)
 	if err != nil {
 		return err
+	}
+	fi, err := fileInfo(s.ctx, s.user.FS, f, name)
+	if err != nil {
+		_ = f.Close()
+		return err
+	}
+	if offset > fi.Size() {
+		_ = f.Close()
+		return reply(ftp.CodeInvalidRestart, "Restart offset beyond end of file.")
 	}
 	d, err := s.takeData()
 	if err != nil {

@@ -354,3 +354,44 @@ func TestHash(t *testing.T) {
 		t.Fatalf("HASH range %q", got)
 	}
 }
+
+// RETR follows a link that stays inside the user's root, as vsftpd and
+// ProFTPD do, and announces the size of the file it opened; a link out
+// of the root, a directory and a missing file are refused with 550.
+func TestRetrSymlinks(t *testing.T) {
+	ts := startServer(t, nil)
+	data := randomBytes(5000)
+	ts.write(t, "d/real", data)
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"in": "d/real", "out": outside, "dirlink": "d"} {
+		if err := os.Symlink(target, filepath.Join(ts.root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := dial(t, ts.addr)
+	c.login("alice")
+	c.cmd(ftp.CodeOK, "TYPE I")
+	dc := c.epsv()
+	msg := c.cmd(ftp.CodeFileStatusOK, "RETR in")
+	if !strings.Contains(msg, "(5000 bytes)") {
+		t.Fatalf("150 reply %q does not announce the target's 5000 bytes", msg)
+	}
+	if got := readAll(t, dc); !bytes.Equal(got, data) {
+		t.Fatalf("RETR through a link: %d bytes, want %d", len(got), len(data))
+	}
+	c.expect(ftp.CodeTransferComplete)
+	c.cmd(ftp.CodeFilePending, "REST 4000")
+	dc = c.epsv()
+	c.cmd(ftp.CodeFileStatusOK, "RETR dirlink/real")
+	if got := readAll(t, dc); !bytes.Equal(got, data[4000:]) {
+		t.Fatalf("RETR with REST through a directory link: %d bytes, want 1000", len(got))
+	}
+	c.expect(ftp.CodeTransferComplete)
+	for _, name := range []string{"out", "d", "dirlink", "missing"} {
+		c.epsv()
+		c.cmd(ftp.CodeFileActionDenied, "RETR "+name)
+	}
+}
