@@ -32,24 +32,28 @@ func (s *session) tryInlineRETR(d *dataSetup, f storage.File, size int64, rec xf
 		return 0, false
 	}
 	s.watchStrangers(*d)
-	tc := d.pasv.acceptPending(s.remote.Addr(), s.srv.cfg.PassiveAnyPeer)
-	if tc == nil {
+	pc, ok := d.pasv.acceptPending(s.remote.Addr(), s.srv.cfg.PassiveAnyPeer)
+	if !ok {
 		return 0, false
 	}
 	start := time.Now()
 	_ = s.reply(ftp.CodeFileStatusOK, opening)
-	d.ready = tc
-	n := sendfileNow(tc, file, size)
+	n := pc.sendfile(file, size)
 	if n < size {
+		c, err := pc.netConn()
+		if err != nil { // pc is closed
+			_ = s.reply(ftp.CodeTransferAborted, "Connection closed; transfer aborted.")
+			s.logTransfer(rec, n, start, dataErr{err})
+			return n, true
+		}
+		d.ready = c
 		return n, false
 	}
-	if err := tc.Close(); err != nil {
-		d.ready = nil
+	if err := pc.close(); err != nil {
 		_ = s.reply(ftp.CodeTransferAborted, "Connection closed; transfer aborted.")
 		s.logTransfer(rec, n, start, dataErr{err})
 		return n, true
 	}
-	d.ready = nil
 	s.srv.inlineDone.Add(1)
 	_ = s.reply(ftp.CodeTransferComplete, "Transfer complete.")
 	s.logTransfer(rec, n, start, nil)

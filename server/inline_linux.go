@@ -1,81 +1,122 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// acceptPending returns the client's data connection if it is already
-// in the listener's accept queue, without waiting; nil if there is none.
-// A stranger found there is dropped (and reported), and the listener
-// stays open for the waiting accept. A connection it returns has closed
-// the listener, as accept does: one PASV serves one transfer.
-func (p *passiveListener) acceptPending(peer netip.Addr, anyPeer bool) *net.TCPConn {
+// pendingConn is a data connection taken off the accept queue with a
+// bare accept4(2), not (yet) known to Go's netpoller. The inline path
+// needs a cork, one sendfile and a close; registering the socket with
+// epoll, and the netFD, addresses and deadlines that come with it,
+// would cost about as much as those three calls. A transfer that cannot
+// finish inline turns it into a net.Conn (netConn) and goes on as usual.
+type pendingConn struct {
+	fd int
+}
+
+// acceptPending takes the client's data connection if it is already in
+// the listener's accept queue, without waiting; ok is false if there is
+// none. A stranger found there is dropped (and reported), and the
+// listener stays open for the waiting accept. A connection it returns
+// has closed the listener, as accept does: one PASV serves one transfer.
+func (p *passiveListener) acceptPending(peer netip.Addr, anyPeer bool) (pc pendingConn, ok bool) {
 	raw, err := p.ln.SyscallConn()
 	if err != nil {
-		return nil
+		return pendingConn{}, false
 	}
-	var ready bool
-	if err := raw.Control(func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
-		ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
-	}); err != nil || !ready {
-		return nil
+	fd, from := -1, netip.AddrPort{}
+	if err := raw.Control(func(lfd uintptr) {
+		for {
+			nfd, sa, err := unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			if err == unix.EINTR || err == unix.ECONNABORTED {
+				continue // as Go's accept does
+			}
+			if err == nil {
+				fd, from = nfd, sockaddrAddrPort(sa)
+			}
+			return // EAGAIN: nothing queued yet
+		}
+	}); err != nil || fd < 0 {
+		return pendingConn{}, false
 	}
-	c, err := p.ln.AcceptTCP()
-	if err != nil {
-		return nil
-	}
-	from := remoteAddrPort(c)
 	if !anyPeer && from.Addr().Unmap() != peer.Unmap() {
-		_ = c.Close()
+		_ = unix.Close(fd)
 		if p.onStranger != nil {
 			p.onStranger(from)
 		}
-		return nil
+		return pendingConn{}, false
 	}
 	_ = p.Close()
-	return c
+	return pendingConn{fd: fd}, true
 }
 
-// sendfileNow makes one non-blocking sendfile(2) of up to size bytes of f
-// (from its current offset) to conn and returns how many it moved. It
-// never waits: a full send buffer or an error moves fewer bytes, and the
+func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// sendfile makes one non-blocking sendfile(2) of up to size bytes of f
+// (from its current offset) and returns how many it moved. It never
+// waits: a full send buffer or an error moves fewer bytes, and the
 // transfer goroutine finishes the rest or reports the error. The socket
 // is corked first, so that the close that follows a whole file tacks the
 // FIN onto the data: a packet and a wake-up of the client fewer per small
 // file. A transfer handed on stays corked, as sendfileChunks, which
 // sends the rest, would cork it anyway.
-func sendfileNow(conn *net.TCPConn, f *os.File, size int64) int64 {
-	cork(conn)
-	craw, err := conn.SyscallConn()
-	if err != nil {
-		return 0
-	}
+func (pc pendingConn) sendfile(f *os.File, size int64) int64 {
+	_ = unix.SetsockoptInt(pc.fd, unix.IPPROTO_TCP, unix.TCP_CORK, 1)
 	fraw, err := f.SyscallConn()
 	if err != nil {
 		return 0
 	}
 	var moved int64
-	_ = craw.Write(func(cfd uintptr) bool {
-		_ = fraw.Control(func(ffd uintptr) {
-			for moved < size {
-				n, err := syscall.Sendfile(int(cfd), int(ffd), nil, int(size-moved))
-				if err == syscall.EINTR {
-					continue
-				}
-				if err != nil || n <= 0 {
-					return
-				}
-				moved += int64(n)
+	_ = fraw.Control(func(ffd uintptr) {
+		for moved < size {
+			n, err := unix.Sendfile(pc.fd, int(ffd), nil, int(size-moved))
+			if err == unix.EINTR {
+				continue
 			}
-		})
-		return true // done either way: never park here
+			if err != nil || n <= 0 {
+				return
+			}
+			moved += int64(n)
+		}
 	})
 	return moved
+}
+
+// close closes the connection; the kernel sends what is queued, and the
+// FIN, after it.
+func (pc pendingConn) close() error {
+	if err := unix.Close(pc.fd); err != nil {
+		return fmt.Errorf("close data connection: %w", err)
+	}
+	return nil
+}
+
+// netConn hands the connection to Go's netpoller, for a transfer that
+// has to wait. pc is closed either way; only the returned conn remains.
+func (pc pendingConn) netConn() (net.Conn, error) {
+	f := os.NewFile(uintptr(pc.fd), "data")
+	defer f.Close() // FileConn works on a duplicate
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("data connection: %w", err)
+	}
+	if _, ok := c.(*net.TCPConn); !ok {
+		_ = c.Close()
+		return nil, errors.New("data connection: not TCP")
+	}
+	return c, nil
 }

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -10,6 +11,12 @@ import (
 
 // Outside Linux every download takes the transfer goroutine.
 
-func (p *passiveListener) acceptPending(netip.Addr, bool) *net.TCPConn { return nil }
+type pendingConn struct{}
 
-func sendfileNow(*net.TCPConn, *os.File, int64) int64 { return 0 }
+func (p *passiveListener) acceptPending(netip.Addr, bool) (pendingConn, bool) {
+	return pendingConn{}, false
+}
+
+func (pendingConn) sendfile(*os.File, int64) int64 { return 0 }
+func (pendingConn) close() error                   { return nil }
+func (pendingConn) netConn() (net.Conn, error)     { return nil, errors.New("no inline transfers here") }

@@ -104,21 +104,50 @@ func TestInlineRETRDropsQueuedStranger(t *testing.T) {
 	}
 }
 
-// When the send buffer takes only part of the file, sendfileNow returns
-// what it moved without waiting, and the ordinary path sends the rest.
-func TestSendfileNowPartialThenRest(t *testing.T) {
-	data := randomBytes(4 << 20)
-	f := testFile(t, data)
-	srv, cli := loopbackPair(t)
-	if err := srv.SetWriteBuffer(4096); err != nil {
+// pendingOf turns the server end of a loopback pair into the bare
+// descriptor the inline path works on, as acceptPending returns it.
+func pendingOf(t *testing.T, c *net.TCPConn) pendingConn {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
 		t.Fatal(err)
 	}
-	n := sendfileNow(srv, f, int64(len(data)))
+	fd := -1
+	var derr error
+	if err := raw.Control(func(cfd uintptr) { fd, derr = unix.Dup(int(cfd)) }); err != nil || derr != nil {
+		t.Fatal(err, derr)
+	}
+	_ = c.Close()
+	if err := unix.SetNonblock(fd, true); err != nil {
+		t.Fatal(err)
+	}
+	return pendingConn{fd: fd}
+}
+
+// When the send buffer takes only part of the file, the inline sendfile
+// returns what it moved without waiting, and the ordinary path sends
+// the rest over the connection handed to the netpoller.
+func TestInlineSendfilePartialThenRest(t *testing.T) {
+	data := randomBytes(4 << 20)
+	f := testFile(t, data)
+	tcp, cli := loopbackPair(t)
+	if err := tcp.SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	pc := pendingOf(t, tcp)
+	n := pc.sendfile(f, int64(len(data)))
 	if n <= 0 || n >= int64(len(data)) {
-		t.Fatalf("sendfileNow moved %d of %d bytes into small buffers, want part", n, len(data))
+		t.Fatalf("inline sendfile moved %d of %d bytes into small buffers, want part", n, len(data))
+	}
+	srv, err := pc.netConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fcntl, err := unix.FcntlInt(uintptr(pc.fd), unix.F_GETFD, 0); err == nil {
+		t.Fatalf("descriptor %d still open after netConn (flags %d)", pc.fd, fcntl)
 	}
 	// Back to a sane buffer for the rest.
-	if err := srv.SetWriteBuffer(256 << 10); err != nil {
+	if err := srv.(*net.TCPConn).SetWriteBuffer(256 << 10); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -138,10 +167,10 @@ func TestSendfileNowPartialThenRest(t *testing.T) {
 
 // A small file sent inline and then closed leaves in one segment: the
 // data carries the FIN (the socket is corked until the close).
-func TestSendfileNowDataAndFINInOneSegment(t *testing.T) {
+func TestInlineSendfileDataAndFINInOneSegment(t *testing.T) {
 	data := randomBytes(4096)
 	f := testFile(t, data)
-	srv, cli := loopbackPair(t)
+	tcp, cli := loopbackPair(t)
 	segsIn := func() uint32 {
 		t.Helper()
 		raw, err := cli.SyscallConn()
@@ -156,10 +185,11 @@ func TestSendfileNowDataAndFINInOneSegment(t *testing.T) {
 		return info.Segs_in
 	}
 	before := segsIn()
-	if n := sendfileNow(srv, f, int64(len(data))); n != int64(len(data)) {
-		t.Fatalf("sendfileNow moved %d of %d bytes", n, len(data))
+	pc := pendingOf(t, tcp)
+	if n := pc.sendfile(f, int64(len(data))); n != int64(len(data)) {
+		t.Fatalf("inline sendfile moved %d of %d bytes", n, len(data))
 	}
-	if err := srv.Close(); err != nil {
+	if err := pc.close(); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readSlowly(cli, 64<<10, 0)
