@@ -145,8 +145,26 @@ func cpuTimes() (busy, total int64) {
 	return busy, total
 }
 
-// selfCPU returns the jiffies (user+system) used so far by pid and its
-// children that were waited for.
+// clockTicks is the unit of the CPU times in /proc/PID/stat (USER_HZ,
+// 100 on every Linux architecture Go runs on).
+const clockTicks = 100
+
+// sessionCPU returns the CPU time used so far by the processes below pid
+// (a forking server's sessions and their helpers), in clock ticks. Once
+// the master reaps them, it is in the master's own figure (procCPU), so a
+// measurement subtracts it at its start.
+func sessionCPU(pid int) int64 {
+	var n int64
+	for _, p := range processTree(pid) {
+		if p != pid {
+			n += procCPU(p)
+		}
+	}
+	return n
+}
+
+// procCPU returns the clock ticks (user+system) used so far by pid and
+// its children that were waited for.
 func procCPU(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

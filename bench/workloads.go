@@ -80,6 +80,7 @@ func (b *bench) metrics() []metric {
 		{id: "dl-active", what: fmt.Sprintf("%s download, active", fmtBytes(o.size)), unit: "MiB/s", higher: true, limit: "sendfile", target: "≥1.0× peer", minPeer: 1},
 		{id: "dl-tls", what: fmt.Sprintf("%s download, TLS (PROT P)", fmtBytes(o.size)), unit: "MiB/s", higher: true, limit: "tls", target: "≥1.0× peer", minPeer: 1},
 		{id: "small-files", what: fmt.Sprintf("%d × 4 KiB files, one session", o.files), unit: "files/s", higher: true, target: "≥1.0× peer", minPeer: 1},
+		{id: "small-files-cpu", what: "  server CPU per file", unit: "µs"},
 		{id: "parallel", what: fmt.Sprintf("%d clients × %s download", o.parallel, fmtBytes(o.parSize)), unit: "MiB/s", higher: true, limit: "sendfile-parallel", target: "≥1.0× peer", minPeer: 1},
 		{id: "login-anon", what: "anonymous logins", unit: "logins/s", higher: true, target: "≥2× peer", minPeer: 2},
 		{id: "login-pass", what: "password logins (same user)", unit: "logins/s", higher: true, target: "≥2× peer", minPeer: 2},
@@ -230,16 +231,22 @@ func randomBuf() []byte {
 	return buf
 }
 
+// smallFiles downloads the 4 KiB files one after the other in one
+// session. Besides the rate it reports the server's CPU time per file:
+// all of its threads, or for a server that forks, the session process
+// (and any helper it forks), counted once the master has reaped it.
 func (b *bench) smallFiles(ctx context.Context, _ *bench, s *ftpd) (map[string]float64, error) {
+	procs := len(processTree(s.pid()))
 	c, err := b.session(ctx, s, false)
 	if err != nil {
 		return nil, err
 	}
-	defer c.quit()
+	defer c.close()
 	if _, _, err := c.cmd(250, "CWD %s", smallDir); err != nil {
 		return nil, err
 	}
 	buf := make([]byte, bufSize)
+	cpu0 := procCPU(s.pid()) + sessionCPU(s.pid())
 	start := time.Now()
 	for i := range b.opts.files {
 		n, err := c.transfer(ctx, passive, "RETR "+fileName(i), func(dc net.Conn) (int64, error) { return discard(dc, buf) })
@@ -250,7 +257,17 @@ func (b *bench) smallFiles(ctx context.Context, _ *bench, s *ftpd) (map[string]f
 			return nil, fmt.Errorf("file %d: %d bytes, want %d", i, n, smallBytes)
 		}
 	}
-	return map[string]float64{"small-files": float64(b.opts.files) / time.Since(start).Seconds()}, nil
+	elapsed := time.Since(start)
+	if err := c.quit(); err != nil {
+		return nil, err
+	}
+	waitProcs(s.pid(), procs, 5*time.Second)
+	cpu := procCPU(s.pid()) - cpu0
+	files := float64(b.opts.files)
+	return map[string]float64{
+		"small-files":     files / elapsed.Seconds(),
+		"small-files-cpu": float64(cpu) * 1e6 / float64(clockTicks) / files,
+	}, nil
 }
 
 // parallel logs every client in first, then starts all downloads at once,
