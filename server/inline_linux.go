@@ -26,23 +26,8 @@ type pendingConn struct {
 // listener stays open for the waiting accept. A connection it returns
 // has closed the listener, as accept does: one PASV serves one transfer.
 func (p *passiveListener) acceptPending(peer netip.Addr, anyPeer bool) (pc pendingConn, ok bool) {
-	raw, err := p.ln.SyscallConn()
-	if err != nil {
-		return pendingConn{}, false
-	}
-	fd, from := -1, netip.AddrPort{}
-	if err := raw.Control(func(lfd uintptr) {
-		for {
-			nfd, sa, err := unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-			if err == unix.EINTR || err == unix.ECONNABORTED {
-				continue // as Go's accept does
-			}
-			if err == nil {
-				fd, from = nfd, sockaddrAddrPort(sa)
-			}
-			return // EAGAIN: nothing queued yet
-		}
-	}); err != nil || fd < 0 {
+	fd, from := p.acceptNow()
+	if fd < 0 {
 		return pendingConn{}, false
 	}
 	if !anyPeer && from.Addr().Unmap() != peer.Unmap() {
@@ -54,6 +39,40 @@ func (p *passiveListener) acceptPending(peer netip.Addr, anyPeer bool) (pc pendi
 	}
 	_ = p.Close()
 	return pendingConn{fd: fd}, true
+}
+
+// acceptNow calls accept4 once on the listening socket, bare or already
+// in the netpoller, and returns the new socket and its peer; -1 when
+// nothing is queued, or the listener is closed.
+func (p *passiveListener) acceptNow() (int, netip.AddrPort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return -1, netip.AddrPort{}
+	}
+	fd, from := -1, netip.AddrPort{}
+	accept := func(lfd int) {
+		for {
+			nfd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			if err == unix.EINTR || err == unix.ECONNABORTED {
+				continue // as Go's accept does
+			}
+			if err == nil {
+				fd, from = nfd, sockaddrAddrPort(sa)
+			}
+			return // EAGAIN: nothing queued yet
+		}
+	}
+	if p.bare >= 0 {
+		accept(p.bare)
+		return fd, from
+	}
+	raw, err := p.ln.SyscallConn()
+	if err != nil {
+		return -1, netip.AddrPort{}
+	}
+	_ = raw.Control(func(lfd uintptr) { accept(int(lfd)) })
+	return fd, from
 }
 
 func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {

@@ -31,26 +31,49 @@ const maxStrangers = 100
 
 // passiveListener is the listening end of one passive data connection,
 // opened by PASV or EPSV and consumed by the next transfer command.
+//
+// On Linux it starts as a bare socket that Go's netpoller does not know
+// (see listenBare): most small downloads take their connection from it
+// with one accept4 in the session goroutine (acceptPending), and a
+// socket in the netpoller would wake a sleeping thread for nothing when
+// the client connects. Only an accept that has to wait hands the socket
+// to the netpoller (netListener).
 type passiveListener struct {
-	ln   *allocListener
-	port uint16
+	alloc *portAllocator
+	port  uint16
 
 	// onStranger, if set before accept, is told of each connection that
 	// came from an address other than the control peer and was dropped.
 	onStranger func(netip.AddrPort)
 
-	closeOnce sync.Once
-	closeErr  error
+	mu       sync.Mutex
+	bare     int              // the bare listening socket, or -1
+	ln       *net.TCPListener // the socket in the netpoller, once it is there
+	closed   bool
+	closeErr error
 }
 
 // openPassive binds a listener on ip (the control connection's local
 // address) with a port from alloc.
 func openPassive(alloc *portAllocator, ip netip.Addr) (*passiveListener, error) {
-	ln, port, err := alloc.listen(ip)
+	p := &passiveListener{alloc: alloc, bare: -1}
+	port, err := alloc.bindPort(func(port uint16) error {
+		fd, err := listenBare(ip, port)
+		if err == nil {
+			p.bare = fd
+			return nil
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+		p.ln, err = listenTCP(ip, port)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &passiveListener{ln: ln.(*allocListener), port: port}, nil
+	p.port = port
+	return p, nil
 }
 
 // Port returns the local port, before any PassivePortMap translation.
@@ -59,8 +82,44 @@ func (p *passiveListener) Port() uint16 { return p.port }
 // Close closes the listener and releases its port. It is idempotent and
 // may be called while accept waits, which then returns errPassiveClosed.
 func (p *passiveListener) Close() error {
-	p.closeOnce.Do(func() { p.closeErr = p.ln.Close() })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return p.closeErr
+	}
+	p.closed = true
+	if p.ln != nil {
+		p.closeErr = p.ln.Close()
+	}
+	if p.bare >= 0 {
+		p.closeErr = closeBare(p.bare)
+		p.bare = -1
+	}
+	p.alloc.release(p.port)
 	return p.closeErr
+}
+
+// netListener returns the listener in Go's netpoller, moving the bare
+// socket there first if need be.
+func (p *passiveListener) netListener() (*net.TCPListener, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, net.ErrClosed
+	}
+	if p.ln == nil {
+		f := os.NewFile(uintptr(p.bare), "passive")
+		ln, err := net.FileListener(f) // a duplicate of the descriptor
+		_ = f.Close()
+		p.bare = -1
+		if err != nil {
+			p.closed, p.closeErr = true, err
+			p.alloc.release(p.port)
+			return nil, fmt.Errorf("passive listener: %w", err)
+		}
+		p.ln = ln.(*net.TCPListener)
+	}
+	return p.ln, nil
 }
 
 // accept waits for the data connection and returns it. Unless anyPeer,
@@ -71,8 +130,15 @@ func (p *passiveListener) Close() error {
 // returns: one PASV serves one transfer.
 func (p *passiveListener) accept(ctx context.Context, peer netip.Addr, anyPeer bool, timeout time.Duration) (net.Conn, error) {
 	defer p.Close()
+	ln, err := p.netListener()
+	if errors.Is(err, net.ErrClosed) {
+		return nil, fmt.Errorf("passive accept: %w", errPassiveClosed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("passive accept: %w", err)
+	}
 	if timeout > 0 {
-		if err := p.ln.SetDeadline(time.Now().Add(timeout)); err != nil {
+		if err := ln.SetDeadline(time.Now().Add(timeout)); err != nil {
 			return nil, fmt.Errorf("passive accept: %w", errPassiveClosed)
 		}
 	}
@@ -81,7 +147,7 @@ func (p *passiveListener) accept(ctx context.Context, peer netip.Addr, anyPeer b
 
 	peer = peer.Unmap()
 	for strangers := 0; ; {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:

@@ -46,12 +46,28 @@ func newPortAllocator(r PortRange) *portAllocator {
 	return a
 }
 
-// listen binds a TCP listener on ip and a port of the range. The probe
-// starts at a random offset and moves up (wrapping), so ports are spread
-// over the range rather than piling up at its bottom. Closing the
-// returned listener gives the port back. When no port can be bound the
-// error wraps errPortsExhausted. An invalid ip listens on every address.
+// listen binds a TCP listener on ip and a port of the range (see
+// bindPort). Closing the returned listener gives the port back.
 func (a *portAllocator) listen(ip netip.Addr) (net.Listener, uint16, error) {
+	var ln *net.TCPListener
+	port, err := a.bindPort(func(port uint16) error {
+		var err error
+		ln, err = listenTCP(ip, port)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return &allocListener{TCPListener: ln, alloc: a, port: port}, port, nil
+}
+
+// bindPort claims a port of the range and calls open with it until open
+// succeeds, and returns that port, which the caller must release. The
+// probe starts at a random offset and moves up (wrapping), so ports are
+// spread over the range rather than piling up at its bottom. A port that
+// open finds taken (EADDRINUSE, EACCES) is skipped; any other error ends
+// the probe. When no port can be bound the error wraps errPortsExhausted.
+func (a *portAllocator) bindPort(open func(port uint16) error) (uint16, error) {
 	start := rand.IntN(a.size)
 	left := a.size // offsets not yet probed in this call
 	var lastErr error
@@ -62,22 +78,22 @@ func (a *portAllocator) listen(ip netip.Addr) (net.Listener, uint16, error) {
 		}
 		start, left = off+1, left-dist-1
 		port := a.r.Min + uint16(off)
-		ln, err := listenTCP(ip, port)
+		err := open(port)
 		if err == nil {
-			return &allocListener{TCPListener: ln, alloc: a, port: port}, port, nil
+			return port, nil
 		}
 		a.release(port)
 		if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EACCES) {
 			// Not about this port (no such local address, out of
 			// descriptors): no other port would do better.
-			return nil, 0, fmt.Errorf("passive listen: %w", err)
+			return 0, fmt.Errorf("passive listen: %w", err)
 		}
 		lastErr = err
 	}
 	if lastErr != nil {
-		return nil, 0, fmt.Errorf("%w %d-%d (last refusal: %w)", errPortsExhausted, a.r.Min, a.r.Max, lastErr)
+		return 0, fmt.Errorf("%w %d-%d (last refusal: %w)", errPortsExhausted, a.r.Min, a.r.Max, lastErr)
 	}
-	return nil, 0, fmt.Errorf("%w %d-%d", errPortsExhausted, a.r.Min, a.r.Max)
+	return 0, fmt.Errorf("%w %d-%d", errPortsExhausted, a.r.Min, a.r.Max)
 }
 
 func listenTCP(ip netip.Addr, port uint16) (*net.TCPListener, error) {
