@@ -148,12 +148,26 @@ func (s *session) cmdRNTO(arg string) error {
 	return reply(ftp.CodeFileActionOK, "Rename successful.")
 }
 
-// statFile stats a path that must be a regular file.
+// statFile describes a path that must be a regular file, or a link to one
+// that stays inside the user's root (SIZE, MDTM, MFMT, HASH).
 func (s *session) statFile(arg string) (fs.FileInfo, string, error) {
 	vpath, name := s.resolve(arg)
 	fi, err := s.user.FS.Stat(s.ctx, name)
 	if err != nil {
 		return nil, vpath, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		// A link is described by what it leads to, as RETR sends what it
+		// leads to; the storage's Open confines it to the user's root.
+		f, err := s.user.FS.Open(s.ctx, name, 0)
+		if err != nil {
+			return nil, vpath, err
+		}
+		fi, err = fileInfo(s.ctx, s.user.FS, f, name)
+		_ = f.Close()
+		if err != nil {
+			return nil, vpath, err
+		}
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, vpath, reply(ftp.CodeFileActionDenied, "Not a plain file.")

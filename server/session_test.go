@@ -358,6 +358,7 @@ func TestHash(t *testing.T) {
 // RETR follows a link that stays inside the user's root, as vsftpd and
 // ProFTPD do, and announces the size of the file it opened; a link out
 // of the root, a directory and a missing file are refused with 550.
+// SIZE and MDTM answer for the same file RETR would send.
 func TestRetrSymlinks(t *testing.T) {
 	ts := startServer(t, nil)
 	data := randomBytes(5000)
@@ -393,5 +394,13 @@ func TestRetrSymlinks(t *testing.T) {
 	for _, name := range []string{"out", "d", "dirlink", "missing"} {
 		c.epsv()
 		c.cmd(ftp.CodeFileActionDenied, "RETR "+name)
+	}
+	// SIZE and MDTM describe what the link leads to, as RETR sends it.
+	if got := c.cmd(ftp.CodeFileStatus, "SIZE in"); got != "5000" {
+		t.Fatalf("SIZE of a link to a 5000-byte file: %q", got)
+	}
+	c.cmd(ftp.CodeFileStatus, "MDTM in")
+	for _, name := range []string{"out", "dirlink"} {
+		c.cmd(ftp.CodeFileActionDenied, "SIZE "+name)
 	}
 }
