@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // errPortsExhausted means every port of the passive range is taken, by
@@ -44,21 +43,6 @@ func newPortAllocator(r PortRange) *portAllocator {
 		a.used[len(a.used)-1] = ^uint64(0) << pad
 	}
 	return a
-}
-
-// listen binds a TCP listener on ip and a port of the range (see
-// bindPort). Closing the returned listener gives the port back.
-func (a *portAllocator) listen(ip netip.Addr) (net.Listener, uint16, error) {
-	var ln *net.TCPListener
-	port, err := a.bindPort(func(port uint16) error {
-		var err error
-		ln, err = listenTCP(ip, port)
-		return err
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return &allocListener{TCPListener: ln, alloc: a, port: port}, port, nil
 }
 
 // bindPort claims a port of the range and calls open with it until open
@@ -171,21 +155,3 @@ func (a *portAllocator) release(port uint16) {
 		a.inUse--
 	}
 }
-
-// allocListener releases its port exactly once, on the first Close.
-type allocListener struct {
-	*net.TCPListener
-	alloc *portAllocator
-	port  uint16
-	once  sync.Once
-}
-
-func (l *allocListener) Close() error {
-	err := l.TCPListener.Close()
-	l.once.Do(func() { l.alloc.release(l.port) })
-	return err
-}
-
-// SetDeadline is promoted from *net.TCPListener; named here so the
-// interface a passive accept relies on is visible.
-var _ interface{ SetDeadline(time.Time) error } = (*allocListener)(nil)

@@ -20,6 +20,35 @@ func freePortRange(t testing.TB, n int) PortRange {
 	return PortRange{Min: uint16(lo), Max: uint16(hi)}
 }
 
+// listen binds a Go TCP listener on ip and a port of the range through
+// bindPort, the allocator's probe; closing it gives the port back.
+func (a *portAllocator) listen(ip netip.Addr) (net.Listener, uint16, error) {
+	var ln *net.TCPListener
+	port, err := a.bindPort(func(port uint16) error {
+		var err error
+		ln, err = listenTCP(ip, port)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return &allocListener{TCPListener: ln, alloc: a, port: port}, port, nil
+}
+
+// allocListener releases its port exactly once, on the first Close.
+type allocListener struct {
+	*net.TCPListener
+	alloc *portAllocator
+	port  uint16
+	once  sync.Once
+}
+
+func (l *allocListener) Close() error {
+	err := l.TCPListener.Close()
+	l.once.Do(func() { l.alloc.release(l.port) })
+	return err
+}
+
 func (a *portAllocator) held() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
