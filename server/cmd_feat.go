@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -8,7 +9,7 @@ import (
 
 // cmdFEAT lists the extensions in force (RFC 2389). Each feature line
 // starts with a space.
-func (s *session) cmdFEAT(string) error {
+func (s *session) cmdFEAT(ctx context.Context, _ string) (*ftp.Reply, error) {
 	feats := []string{
 		"EPRT", "EPSV", "MDTM", "MFMT", "SIZE", "REST STREAM", "TVFS", "UTF8",
 		s.mlstFacts.Feature(),
@@ -22,17 +23,12 @@ func (s *session) cmdFEAT(string) error {
 	if s.srv.cfg.TLS != nil {
 		feats = append(feats, "AUTH TLS", "PBSZ", "PROT")
 	}
-	var b strings.Builder
-	b.WriteString("211-Features:\r\n")
-	for _, f := range feats {
-		b.WriteString(" " + f + "\r\n")
-	}
-	b.WriteString("211 End\r\n")
-	s.writeRaw([]byte(b.String()))
-	return nil
+	// ftp.Format starts each line between the first and the last with
+	// the space that RFC 2389 asks of a feature line.
+	return reply(ftp.CodeSystemStatus, "Features:\n"+strings.Join(feats, "\n")+"\nEnd"), nil
 }
 
-func (s *session) cmdOPTS(arg string) error {
+func (s *session) cmdOPTS(ctx context.Context, arg string) (*ftp.Reply, error) {
 	name, val, _ := strings.Cut(strings.TrimSpace(arg), " ")
 	val = strings.TrimSpace(val)
 	switch strings.ToUpper(name) {
@@ -42,26 +38,26 @@ func (s *session) cmdOPTS(arg string) error {
 		switch strings.ToUpper(val) {
 		case "ON", "":
 			s.utf8 = true
-			return reply(ftp.CodeOK, "UTF8 set to on.")
+			return reply(ftp.CodeOK, "UTF8 set to on."), nil
 		case "OFF":
 			s.utf8 = false
-			return reply(ftp.CodeOK, "UTF8 set to off.")
+			return reply(ftp.CodeOK, "UTF8 set to off."), nil
 		}
-		return reply(ftp.CodeBadArguments, "Usage: OPTS UTF8 ON|OFF")
+		return reply(ftp.CodeBadArguments, "Usage: OPTS UTF8 ON|OFF"), nil
 	case "MLST":
 		// RFC 3659 7.9: unknown facts are ignored; the reply lists those in force.
 		s.mlstFacts = ftp.ParseFactList(val)
-		return reply(ftp.CodeOK, "MLST OPTS "+s.mlstFacts.String())
+		return reply(ftp.CodeOK, "MLST OPTS "+s.mlstFacts.String()), nil
 	case "HASH":
 		if val == "" {
-			return reply(ftp.CodeOK, s.hashAlgo)
+			return reply(ftp.CodeOK, s.hashAlgo), nil
 		}
 		algo, ok := canonicalHash(val)
 		if !ok {
-			return reply(ftp.CodeBadArguments, "Unknown hash algorithm.")
+			return reply(ftp.CodeBadArguments, "Unknown hash algorithm."), nil
 		}
 		s.hashAlgo = algo
-		return reply(ftp.CodeOK, algo)
+		return reply(ftp.CodeOK, algo), nil
 	}
-	return reply(ftp.CodeBadArguments, "Option not understood.")
+	return reply(ftp.CodeBadArguments, "Option not understood."), nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -41,129 +42,131 @@ func quote(vpath string) string {
 	return `"` + strings.ReplaceAll(vpath, `"`, `""`) + `"`
 }
 
-func (s *session) cmdPWD(string) error {
-	return reply(ftp.CodePathCreated, quote(s.cwd)+" is the current directory.")
+func (s *session) cmdPWD(ctx context.Context, _ string) (*ftp.Reply, error) {
+	return reply(ftp.CodePathCreated, quote(s.cwd)+" is the current directory."), nil
 }
 
-func (s *session) cmdCWD(arg string) error {
+func (s *session) cmdCWD(ctx context.Context, arg string) (*ftp.Reply, error) {
 	vpath, name := s.resolve(arg)
-	fi, err := s.user.FS.Stat(s.ctx, name)
+	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !fi.IsDir() {
-		return reply(ftp.CodeFileActionDenied, "Not a directory.")
+		return reply(ftp.CodeFileActionDenied, "Not a directory."), nil
 	}
 	s.cwd = vpath
-	return reply(ftp.CodeFileActionOK, "Directory successfully changed.")
+	return reply(ftp.CodeFileActionOK, "Directory successfully changed."), nil
 }
 
-func (s *session) cmdCDUP(string) error { return s.cmdCWD("..") }
+func (s *session) cmdCDUP(ctx context.Context, _ string) (*ftp.Reply, error) {
+	return s.cmdCWD(ctx, "..")
+}
 
-func (s *session) cmdMKD(arg string) error {
+func (s *session) cmdMKD(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermMkdir); err != nil {
-		return err
+		return nil, err
 	}
 	vpath, name := s.resolve(arg)
-	if err := s.user.FS.Mkdir(s.ctx, name); err != nil {
-		return err
+	if err := s.user.FS.Mkdir(ctx, name); err != nil {
+		return nil, err
 	}
 	s.log.Info("mkdir", "path", vpath)
-	return reply(ftp.CodePathCreated, quote(vpath)+" created.")
+	return reply(ftp.CodePathCreated, quote(vpath)+" created."), nil
 }
 
-func (s *session) cmdRMD(arg string) error {
+func (s *session) cmdRMD(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermRmdir); err != nil {
-		return err
+		return nil, err
 	}
 	vpath, name := s.resolve(arg)
 	if name == "." {
-		return reply(ftp.CodeFileActionDenied, "Cannot remove the root directory.")
+		return reply(ftp.CodeFileActionDenied, "Cannot remove the root directory."), nil
 	}
-	if err := s.user.FS.RemoveDir(s.ctx, name); err != nil {
-		return err
+	if err := s.user.FS.RemoveDir(ctx, name); err != nil {
+		return nil, err
 	}
 	s.log.Info("rmdir", "path", vpath)
-	return reply(ftp.CodeFileActionOK, "Directory removed.")
+	return reply(ftp.CodeFileActionOK, "Directory removed."), nil
 }
 
-func (s *session) cmdDELE(arg string) error {
+func (s *session) cmdDELE(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermDelete); err != nil {
-		return err
+		return nil, err
 	}
 	vpath, name := s.resolve(arg)
 	var fi fs.FileInfo
 	if s.quota() != nil {
-		fi, _ = s.user.FS.Stat(s.ctx, name) // for the quota, after the remove
+		fi, _ = s.user.FS.Stat(ctx, name) // for the quota, after the remove
 	}
-	if err := s.user.FS.Remove(s.ctx, name); err != nil {
-		return err
+	if err := s.user.FS.Remove(ctx, name); err != nil {
+		return nil, err
 	}
 	s.releaseFile(fi)
 	s.log.Info("delete", "path", vpath)
-	return reply(ftp.CodeFileActionOK, "File deleted.")
+	return reply(ftp.CodeFileActionOK, "File deleted."), nil
 }
 
-func (s *session) cmdRNFR(arg string) error {
+func (s *session) cmdRNFR(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermRename); err != nil {
-		return err
+		return nil, err
 	}
 	vpath, name := s.resolve(arg)
 	if name == "." {
-		return reply(ftp.CodeFileActionDenied, "Cannot rename the root directory.")
+		return reply(ftp.CodeFileActionDenied, "Cannot rename the root directory."), nil
 	}
-	if _, err := s.user.FS.Stat(s.ctx, name); err != nil {
-		return err
+	if _, err := s.user.FS.Stat(ctx, name); err != nil {
+		return nil, err
 	}
 	s.renameFrom = vpath
-	return reply(ftp.CodeFilePending, "Ready for RNTO.")
+	return reply(ftp.CodeFilePending, "Ready for RNTO."), nil
 }
 
-func (s *session) cmdRNTO(arg string) error {
+func (s *session) cmdRNTO(ctx context.Context, arg string) (*ftp.Reply, error) {
 	from := s.renameFrom
 	s.renameFrom = ""
 	if from == "" {
-		return reply(ftp.CodeBadSequence, "RNFR required first.")
+		return reply(ftp.CodeBadSequence, "RNFR required first."), nil
 	}
 	if err := s.need(PermRename); err != nil {
-		return err
+		return nil, err
 	}
 	to, toName := s.resolve(arg)
 	if toName == "." {
-		return reply(ftp.CodeBadFileName, "File name not allowed.")
+		return reply(ftp.CodeBadFileName, "File name not allowed."), nil
 	}
 	// Replacing an existing file is an overwrite and needs that right too.
-	replaced, err := s.user.FS.Stat(s.ctx, toName)
+	replaced, err := s.user.FS.Stat(ctx, toName)
 	if err == nil {
 		if err := s.need(PermOverwrite); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	_, fromName := s.resolve(from)
-	if err := s.user.FS.Rename(s.ctx, fromName, toName); err != nil {
-		return err
+	if err := s.user.FS.Rename(ctx, fromName, toName); err != nil {
+		return nil, err
 	}
 	s.releaseFile(replaced)
 	s.log.Info("rename", "from", from, "to", to)
-	return reply(ftp.CodeFileActionOK, "Rename successful.")
+	return reply(ftp.CodeFileActionOK, "Rename successful."), nil
 }
 
 // statFile describes a path that must be a regular file, or a link to one
 // that stays inside the user's root (SIZE, MDTM, MFMT, HASH).
-func (s *session) statFile(arg string) (fs.FileInfo, string, error) {
+func (s *session) statFile(ctx context.Context, arg string) (fs.FileInfo, string, error) {
 	vpath, name := s.resolve(arg)
-	fi, err := s.user.FS.Stat(s.ctx, name)
+	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
 		return nil, vpath, err
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		// A link is described by what it leads to, as RETR sends what it
 		// leads to; the storage's Open confines it to the user's root.
-		f, err := s.user.FS.Open(s.ctx, name, 0)
+		f, err := s.user.FS.Open(ctx, name, 0)
 		if err != nil {
 			return nil, vpath, err
 		}
-		fi, err = fileInfo(s.ctx, s.user.FS, f, name)
+		fi, err = fileInfo(ctx, s.user.FS, f, name)
 		_ = f.Close()
 		if err != nil {
 			return nil, vpath, err
@@ -175,84 +178,84 @@ func (s *session) statFile(arg string) (fs.FileInfo, string, error) {
 	return fi, name, nil
 }
 
-func (s *session) cmdSIZE(arg string) error {
+func (s *session) cmdSIZE(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermList); err != nil {
-		return err
+		return nil, err
 	}
-	fi, _, err := s.statFile(arg)
+	fi, _, err := s.statFile(ctx, arg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return reply(ftp.CodeFileStatus, strconv.FormatInt(fi.Size(), 10))
+	return reply(ftp.CodeFileStatus, strconv.FormatInt(fi.Size(), 10)), nil
 }
 
-func (s *session) cmdMDTM(arg string) error {
+func (s *session) cmdMDTM(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermList); err != nil {
-		return err
+		return nil, err
 	}
-	fi, _, err := s.statFile(arg)
+	fi, _, err := s.statFile(ctx, arg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return reply(ftp.CodeFileStatus, ftp.FormatTime(fi.ModTime()))
+	return reply(ftp.CodeFileStatus, ftp.FormatTime(fi.ModTime())), nil
 }
 
 // cmdMFMT sets a file's modification time (draft-somers-ftp-mfxx).
-func (s *session) cmdMFMT(arg string) error {
+func (s *session) cmdMFMT(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermOverwrite); err != nil {
-		return err
+		return nil, err
 	}
 	ts, p, ok := strings.Cut(arg, " ")
 	if !ok || p == "" {
-		return reply(ftp.CodeBadArguments, "Usage: MFMT YYYYMMDDHHMMSS path")
+		return reply(ftp.CodeBadArguments, "Usage: MFMT YYYYMMDDHHMMSS path"), nil
 	}
 	t, err := ftp.ParseTime(ts)
 	if err != nil {
-		return reply(ftp.CodeBadArguments, "Bad time value.")
+		return reply(ftp.CodeBadArguments, "Bad time value."), nil
 	}
-	_, name, err := s.statFile(p)
+	_, name, err := s.statFile(ctx, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ct, ok := s.user.FS.(storage.Chtimeser)
 	if !ok {
-		return reply(ftp.CodeNotImplemented, "MFMT not supported by this storage.")
+		return reply(ftp.CodeNotImplemented, "MFMT not supported by this storage."), nil
 	}
-	if err := ct.Chtimes(s.ctx, name, t); err != nil {
-		return err
+	if err := ct.Chtimes(ctx, name, t); err != nil {
+		return nil, err
 	}
-	return reply(ftp.CodeFileStatus, "Modify="+ftp.FormatTime(t)+"; "+p)
+	return reply(ftp.CodeFileStatus, "Modify="+ftp.FormatTime(t)+"; "+p), nil
 }
 
-func (s *session) cmdSITE(arg string) error {
+func (s *session) cmdSITE(ctx context.Context, arg string) (*ftp.Reply, error) {
 	verb, rest, _ := strings.Cut(strings.TrimSpace(arg), " ")
 	switch strings.ToUpper(verb) {
 	case "HELP":
-		return reply(ftp.CodeHelp, "The following SITE commands are recognized.\n CHMOD HELP\nHelp OK.")
+		return reply(ftp.CodeHelp, "The following SITE commands are recognized.\n CHMOD HELP\nHelp OK."), nil
 	case "CHMOD":
-		return s.siteChmod(rest)
+		return s.siteChmod(ctx, rest)
 	}
-	return reply(ftp.CodeNotImplemented, "Unknown SITE command.")
+	return reply(ftp.CodeNotImplemented, "Unknown SITE command."), nil
 }
 
-func (s *session) siteChmod(arg string) error {
+func (s *session) siteChmod(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermChmod); err != nil {
-		return err
+		return nil, err
 	}
 	modeStr, p, ok := strings.Cut(strings.TrimSpace(arg), " ")
 	mode, err := strconv.ParseUint(modeStr, 8, 32)
 	if !ok || p == "" || err != nil || mode > 0o7777 {
-		return reply(ftp.CodeBadArguments, "Usage: SITE CHMOD <octal mode> <path>")
+		return reply(ftp.CodeBadArguments, "Usage: SITE CHMOD <octal mode> <path>"), nil
 	}
 	ch, ok := s.user.FS.(storage.Chmoder)
 	if !ok {
-		return reply(ftp.CodeNotImplemented, "CHMOD not supported by this storage.")
+		return reply(ftp.CodeNotImplemented, "CHMOD not supported by this storage."), nil
 	}
 	vpath, name := s.resolve(p)
 	// setuid, setgid and sticky bits are never granted to FTP users.
-	if err := ch.Chmod(s.ctx, name, fs.FileMode(mode&0o777)); err != nil {
-		return err
+	if err := ch.Chmod(ctx, name, fs.FileMode(mode&0o777)); err != nil {
+		return nil, err
 	}
 	s.log.Info("chmod", "path", vpath, "mode", fmt.Sprintf("%04o", mode&0o777))
-	return reply(ftp.CodeOK, "SITE CHMOD command ok.")
+	return reply(ftp.CodeOK, "SITE CHMOD command ok."), nil
 }

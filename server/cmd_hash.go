@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -50,50 +51,50 @@ func hashFeature(selected string) string {
 
 // cmdRANG sets the byte range of the next HASH (or transfer) as FileZilla
 // uses it (draft-bryan-ftp-range): start and end are inclusive.
-func (s *session) cmdRANG(arg string) error {
+func (s *session) cmdRANG(ctx context.Context, arg string) (*ftp.Reply, error) {
 	f := strings.Fields(arg)
 	if len(f) != 2 {
-		return reply(ftp.CodeBadArguments, "Usage: RANG <start> <end>")
+		return reply(ftp.CodeBadArguments, "Usage: RANG <start> <end>"), nil
 	}
 	start, err1 := strconv.ParseInt(f[0], 10, 64)
 	end, err2 := strconv.ParseInt(f[1], 10, 64)
 	if err1 != nil || err2 != nil || start < 0 || end < start {
-		return reply(ftp.CodeBadArguments, "Invalid range.")
+		return reply(ftp.CodeBadArguments, "Invalid range."), nil
 	}
 	if start == 1 && end == 0 {
 		s.restOffset, s.rangeEnd = 0, 0
-		return reply(ftp.CodeFilePending, "Range reset.")
+		return reply(ftp.CodeFilePending, "Range reset."), nil
 	}
 	s.restOffset, s.rangeEnd = start, end+1
-	return reply(ftp.CodeFilePending, "Restarting at "+f[0]+". Ending byte at "+f[1]+".")
+	return reply(ftp.CodeFilePending, "Restarting at "+f[0]+". Ending byte at "+f[1]+"."), nil
 }
 
 // cmdHASH computes a file's digest: "213 ALGO START-END HEX NAME".
-func (s *session) cmdHASH(arg string) error {
+func (s *session) cmdHASH(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermDownload); err != nil {
-		return err
+		return nil, err
 	}
 	start, end := s.takeRest(), s.rangeEnd
 	s.rangeEnd = 0
-	fi, name, err := s.statFile(arg)
+	fi, name, err := s.statFile(ctx, arg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if end == 0 || end > fi.Size() {
 		end = fi.Size()
 	}
 	if start > end {
-		return reply(ftp.CodeBadArguments, "Range beyond end of file.")
+		return reply(ftp.CodeBadArguments, "Range beyond end of file."), nil
 	}
-	f, err := s.user.FS.Open(s.ctx, name, start)
+	f, err := s.user.FS.Open(ctx, name, start)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	h := newHash(s.hashAlgo)
-	if _, err := copyGeneric(h, &ctxReader{ctx: s.ctx, r: io.LimitReader(f, end-start)}, nil, nil); err != nil && !errors.Is(err, io.EOF) {
-		return err
+	if _, err := copyGeneric(h, &ctxReader{ctx: ctx, r: io.LimitReader(f, end-start)}, nil, nil, nil); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
 	return reply(ftp.CodeFileStatus, s.hashAlgo+" "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10)+
-		" "+hex.EncodeToString(h.Sum(nil))+" "+sanitize(arg))
+		" "+hex.EncodeToString(h.Sum(nil))+" "+sanitize(arg)), nil
 }

@@ -43,72 +43,74 @@ func listOptions(arg string) (all bool, p string) {
 	return all, arg
 }
 
-func (s *session) cmdLIST(arg string) error {
+func (s *session) cmdLIST(ctx context.Context, arg string) (*ftp.Reply, error) {
 	all, p := listOptions(arg)
-	return s.listing("LIST", p, formatList, all || s.srv.cfg.ListHidden)
+	return s.listing(ctx, "LIST", p, formatList, all || s.srv.cfg.ListHidden)
 }
 
-func (s *session) cmdNLST(arg string) error {
+func (s *session) cmdNLST(ctx context.Context, arg string) (*ftp.Reply, error) {
 	all, p := listOptions(arg)
-	return s.listing("NLST", p, formatNames, all || s.srv.cfg.ListHidden)
+	return s.listing(ctx, "NLST", p, formatNames, all || s.srv.cfg.ListHidden)
 }
 
-func (s *session) cmdMLSD(arg string) error {
+func (s *session) cmdMLSD(ctx context.Context, arg string) (*ftp.Reply, error) {
 	vpath, name := s.resolve(arg)
-	fi, err := s.user.FS.Stat(s.ctx, name)
+	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !fi.IsDir() {
 		// RFC 3659 7.2.1: MLSD of a non-directory is an error.
-		return reply(ftp.CodeFileActionDenied, vpath+": not a directory.")
+		return reply(ftp.CodeFileActionDenied, vpath+": not a directory."), nil
 	}
-	return s.listing("MLSD", arg, formatMLSD, true)
+	return s.listing(ctx, "MLSD", arg, formatMLSD, true)
 }
 
 // listing sends a directory (or a single file) over a data connection.
-func (s *session) listing(verb, arg string, format listFormat, all bool) error {
+func (s *session) listing(ctx context.Context, verb, arg string, format listFormat, all bool) (*ftp.Reply, error) {
 	if err := s.need(PermList); err != nil {
-		return err
+		return nil, err
 	}
 	vpath, name := s.resolve(arg)
-	fi, err := s.user.FS.Stat(s.ctx, name)
+	t := s.newTransfer(ctx, verb, vpath, false)
+	return t.unlessRefused(s.startListing(t, name, format, all))
+}
+
+func (s *session) startListing(t *transfer, name string, format listFormat, all bool) (*ftp.Reply, error) {
+	fi, err := s.user.FS.Stat(t.ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var dir storage.DirReader
 	if fi.IsDir() {
-		if dir, err = s.user.FS.ReadDir(s.ctx, name); err != nil {
-			return err
+		if dir, err = s.user.FS.ReadDir(t.ctx, name); err != nil {
+			return nil, err
 		}
+		t.release = func() { _ = dir.Close() }
 	}
-	d, err := s.takeData()
-	if err != nil {
+	var r *ftp.Reply
+	if t.data, r = s.data.take(); r != nil {
 		if dir != nil {
 			_ = dir.Close()
 		}
-		return err
+		return r, nil
 	}
+	t.opening = "Here comes the directory listing."
 	lw := s.lineWriter(format, all)
-	rec := xferRecord{verb: verb, vpath: vpath, data: d, tls: s.protP}
-	s.startTransfer(func(ctx context.Context, t *transfer) {
-		defer d.close()
-		if dir != nil {
-			defer dir.Close()
+	stall := s.srv.cfg.DataStallTimeout
+	t.move = func(ctx context.Context, conn net.Conn) (int64, error) {
+		bw := bufio.NewWriterSize(&stallConn{conn: conn, stall: stall}, 32<<10)
+		n, err := lw.write(ctx, &countWriter{w: bw, n: &t.moved}, fi, dir)
+		if err == nil {
+			err = bw.Flush()
 		}
-		_, _ = s.runTransfer(ctx, t, rec, "Here comes the directory listing.", func(conn net.Conn) (int64, error) {
-			bw := bufio.NewWriterSize(&stallConn{conn: conn, stall: s.srv.cfg.DataStallTimeout}, 32<<10)
-			n, err := lw.write(ctx, bw, fi, dir)
-			if err == nil {
-				err = bw.Flush()
-			}
-			if err != nil && !errors.As(err, new(dataErr)) && isNetErr(err) {
-				err = dataErr{err}
-			}
-			return n, err
-		}, nil)
-	})
-	return nil
+		if err != nil && !errors.As(err, new(dataErr)) && isNetErr(err) {
+			err = dataErr{err}
+		}
+		return n, err
+	}
+	s.runTransfer(t)
+	return nil, nil
 }
 
 func isNetErr(err error) bool {
@@ -268,48 +270,47 @@ func permFact(dir bool, p Perm) string {
 }
 
 // cmdMLST describes one path over the control connection (RFC 3659 7.2).
-func (s *session) cmdMLST(arg string) error {
+func (s *session) cmdMLST(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermList); err != nil {
-		return err
+		return nil, err
 	}
 	vpath, name := s.resolve(arg)
-	fi, err := s.user.FS.Stat(s.ctx, name)
+	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	line := ftp.AppendFacts(nil, fi, vpath, "", s.mlstFacts, permFact(fi.IsDir(), s.user.Perms))
 	body := strings.TrimRight(string(line), "\r\n")
-	// The fact line starts with a space inside the multi-line reply.
-	s.writeRaw([]byte("250-Listing " + sanitize(vpath) + "\r\n " + body + "\r\n250 End.\r\n"))
-	return nil
+	// The fact line starts with a space inside the multi-line reply,
+	// as ftp.Format writes every line between the first and the last.
+	return reply(ftp.CodeFileActionOK, "Listing "+sanitize(vpath)+"\n"+body+"\nEnd."), nil
 }
 
 // cmdSTAT without argument reports the session; with one it lists the
 // path over the control connection (RFC 959 4.1.3), which needs no data
-// connection and so works through any firewall.
-func (s *session) cmdSTAT(arg string) error {
-	if strings.TrimSpace(arg) == "" {
-		return s.statSession()
+// connection and so works through any firewall. During a transfer it
+// reports the transfer's progress, whatever the argument (RFC 959 4.1.3:
+// "the status of the operation in progress").
+func (s *session) cmdSTAT(ctx context.Context, arg string) (*ftp.Reply, error) {
+	if strings.TrimSpace(arg) == "" || s.transfer() != nil {
+		return s.statSession(), nil
 	}
 	if s.user == nil {
-		return reply(ftp.CodeNotLoggedIn, "Please login with USER and PASS.")
-	}
-	if s.transferring() {
-		return reply(ftp.CodeBadSequence, "A transfer is in progress.")
+		return reply(ftp.CodeNotLoggedIn, "Please login with USER and PASS."), nil
 	}
 	if err := s.need(PermList); err != nil {
-		return err
+		return nil, err
 	}
 	all, p := listOptions(arg)
 	_, name := s.resolve(p)
-	fi, err := s.user.FS.Stat(s.ctx, name)
+	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var dir storage.DirReader
 	if fi.IsDir() {
-		if dir, err = s.user.FS.ReadDir(s.ctx, name); err != nil {
-			return err
+		if dir, err = s.user.FS.ReadDir(ctx, name); err != nil {
+			return nil, err
 		}
 		defer dir.Close()
 	}
@@ -319,14 +320,17 @@ func (s *session) cmdSTAT(arg string) error {
 	bw := bufio.NewWriterSize(s.conn, 16<<10)
 	_, _ = bw.WriteString("213-Status of " + sanitize(p) + ":\r\n")
 	lw := s.lineWriter(formatList, all || s.srv.cfg.ListHidden)
-	if _, err := lw.write(s.ctx, bw, fi, dir); err != nil {
+	if _, err := lw.write(ctx, bw, fi, dir); err != nil {
 		s.log.Debug("STAT listing cut short", "err", err)
 	}
 	_, _ = bw.WriteString("213 End of status.\r\n")
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		s.log.Debug("STAT reply cut short", "err", err)
+	}
+	return nil, nil
 }
 
-func (s *session) statSession() error {
+func (s *session) statSession() *ftp.Reply {
 	var b strings.Builder
 	b.WriteString("ferry FTP server status:\n")
 	b.WriteString("     Connected to " + s.remote.String() + "\n")
@@ -338,22 +342,17 @@ func (s *session) statSession() error {
 	b.WriteString("     TYPE: " + s.modeName() + ", STRUcture: File, MODE: Stream\n")
 	if s.tlsControl {
 		prot := "Clear"
-		if s.protP {
+		if s.data.protP {
 			prot = "Private"
 		}
 		b.WriteString("     Control connection: TLS; data protection: " + prot + "\n")
 	} else {
 		b.WriteString("     Control connection: plain text\n")
 	}
-	switch {
-	case s.transferring():
-		b.WriteString("     A transfer is in progress\n")
-	case s.pasv != nil:
-		b.WriteString("     Waiting for a data connection (" + s.dataCmd + ")\n")
-	case s.active.IsValid():
-		b.WriteString("     Data connection will go to " + s.active.String() + " (" + s.dataCmd + ")\n")
-	default:
-		b.WriteString("     No data connection\n")
+	if t := s.transfer(); t != nil {
+		b.WriteString("     Transfer in progress: " + t.status() + "\n")
+	} else {
+		b.WriteString("     " + s.data.status() + "\n")
 	}
 	b.WriteString("End of status")
 	return reply(ftp.CodeSystemStatus, b.String())

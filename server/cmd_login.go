@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -15,28 +14,28 @@ func isAnonymousName(name string) bool {
 	return strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp")
 }
 
-func (s *session) cmdUSER(arg string) error {
+func (s *session) cmdUSER(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if s.srv.cfg.RequireTLSLogin && !s.tlsControl {
-		return reply(ftp.CodeProtectionDenied, "Policy requires AUTH TLS before login.")
+		return reply(ftp.CodeProtectionDenied, "Policy requires AUTH TLS before login."), nil
 	}
 	if s.user != nil {
 		// Changing user needs REIN first, as in vsftpd: a half-switched
 		// session must never keep the old user's rights.
-		return reply(ftp.CodeBadSequence, "Already logged in; use REIN to change user.")
+		return reply(ftp.CodeBadSequence, "Already logged in; use REIN to change user."), nil
 	}
 	s.pendingUser = arg
 	if isAnonymousName(arg) {
-		return reply(ftp.CodeNeedPassword, "Anonymous login ok, send your email address as password.")
+		return reply(ftp.CodeNeedPassword, "Anonymous login ok, send your email address as password."), nil
 	}
-	return reply(ftp.CodeNeedPassword, "Password required for "+sanitize(arg)+".")
+	return reply(ftp.CodeNeedPassword, "Password required for "+sanitize(arg)+"."), nil
 }
 
-func (s *session) cmdPASS(arg string) error {
+func (s *session) cmdPASS(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if s.user != nil {
-		return reply(ftp.CodeNotImplSuperfluous, "Already logged in.")
+		return reply(ftp.CodeNotImplSuperfluous, "Already logged in."), nil
 	}
 	if s.pendingUser == "" {
-		return reply(ftp.CodeBadSequence, "Login with USER first.")
+		return reply(ftp.CodeBadSequence, "Login with USER first."), nil
 	}
 	name := s.pendingUser
 	s.pendingUser = ""
@@ -48,7 +47,7 @@ func (s *session) cmdPASS(arg string) error {
 		// that the name exists.
 		err = fmt.Errorf("user %q is banned after repeated failures: %w", name, ErrBadLogin)
 	} else {
-		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		u, err = s.srv.cfg.Auth.Authenticate(ctx, LoginRequest{
 			User: name, Password: arg, Remote: ip, TLS: s.tlsControl,
 		})
@@ -70,41 +69,40 @@ func (s *session) cmdPASS(arg string) error {
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
-			case <-s.ctx.Done():
+			case <-ctx.Done():
 				t.Stop()
-				return errQuit
+				return nil, errQuit
 			}
 		}
 		if max := s.srv.cfg.MaxLoginAttempts; banned || max > 0 && s.loginFailures >= max {
 			s.reply(ftp.CodeNotLoggedIn, "Login incorrect.")
 			s.reply(ftp.CodeServiceUnavailable, "Too many failed logins, closing control connection.")
-			return errQuit
+			return nil, errQuit
 		}
-		return reply(ftp.CodeNotLoggedIn, "Login incorrect.")
+		return reply(ftp.CodeNotLoggedIn, "Login incorrect."), nil
 	}
 	s.srv.guard.succeeded(ip, name)
 	st, ok := s.srv.userLogin(u)
 	if !ok {
 		s.log.Info("login refused: too many sessions for user", "user", u.Name)
 		s.reply(ftp.CodeServiceUnavailable, "Too many sessions for this user, closing control connection.")
-		return errQuit
+		return nil, errQuit
 	}
 	s.user, s.ustate = u, st
 	s.cwd = "/"
-	s.log = s.log.With("user", u.Name)
+	s.setLogger(s.log.With("user", u.Name))
 	s.log.Info("login", "anonymous", u.Anonymous, "tls", s.tlsControl)
 	if u.Anonymous {
-		return reply(ftp.CodeLoggedIn, "Anonymous access granted, restrictions apply.")
+		return reply(ftp.CodeLoggedIn, "Anonymous access granted, restrictions apply."), nil
 	}
-	return reply(ftp.CodeLoggedIn, "User "+sanitize(u.Name)+" logged in.")
+	return reply(ftp.CodeLoggedIn, "User "+sanitize(u.Name)+" logged in."), nil
 }
 
 // cmdREIN resets the session to just after the greeting (RFC 959): the
 // user is logged out and transfer parameters return to their defaults.
 // TLS on the control connection stays, as RFC 4217 section 11 allows.
-func (s *session) cmdREIN(string) error {
-	s.waitTransfer()
-	s.closePassive()
+func (s *session) cmdREIN(ctx context.Context, _ string) (*ftp.Reply, error) {
+	s.data.reinitialize()
 	if s.user != nil {
 		s.log.Info("logout (REIN)")
 	}
@@ -115,10 +113,8 @@ func (s *session) cmdREIN(string) error {
 	s.restOffset = 0
 	s.rangeEnd = 0
 	s.renameFrom = ""
-	s.active = netip.AddrPort{}
-	s.epsvAll = false
 	s.loginDeadline = time.Now().Add(s.srv.cfg.LoginTimeout)
-	return reply(ftp.CodeServiceReady, s.srv.cfg.Banner)
+	return reply(ftp.CodeServiceReady, s.srv.cfg.Banner), nil
 }
 
 // logout forgets the logged-in user, if any.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"strings"
@@ -16,14 +17,18 @@ const (
 	needLogin cmdFlags = 1 << iota
 	// needArg: refused with 501 without an argument.
 	needArg
-	// duringTransfer: runs at once while a transfer is in progress
-	// (ABOR, STAT, QUIT, NOOP); any other command waits for the transfer.
-	duringTransfer
 )
+
+// handler runs one command. It returns the reply to send, or an error for
+// a failure, which dispatch turns into the client's reply (replyFor): a
+// storage error, or an *ftp.Reply refusing the command. A handler that
+// has written its replies itself (a multi-line listing, a transfer that
+// answers when it ends) returns neither.
+type handler func(s *session, ctx context.Context, arg string) (*ftp.Reply, error)
 
 // command is an entry of the verb table.
 type command struct {
-	run   func(s *session, arg string) error
+	run   handler
 	flags cmdFlags
 	help  string // argument synopsis for HELP
 }
@@ -47,7 +52,7 @@ func init() {
 		"CDUP": {(*session).cmdCDUP, needLogin, ""},
 		"XCUP": {(*session).cmdCDUP, needLogin, ""},
 		"REIN": {(*session).cmdREIN, 0, ""},
-		"QUIT": {(*session).cmdQUIT, duringTransfer, ""},
+		"QUIT": {(*session).cmdQUIT, 0, ""},
 
 		// Transfer parameters (RFC 959 4.1.2, RFC 2428).
 		"PORT": {(*session).cmdPORT, needLogin | needArg, "h1,h2,h3,h4,p1,p2"},
@@ -68,7 +73,7 @@ func init() {
 		"RANG": {(*session).cmdRANG, needLogin | needArg, "<start> <end>"},
 		"RNFR": {(*session).cmdRNFR, needLogin | needArg, "<path>"},
 		"RNTO": {(*session).cmdRNTO, needLogin | needArg, "<path>"},
-		"ABOR": {(*session).cmdABOR, duringTransfer, ""},
+		"ABOR": {(*session).cmdABOR, 0, ""},
 		"DELE": {(*session).cmdDELE, needLogin | needArg, "<file>"},
 		"RMD":  {(*session).cmdRMD, needLogin | needArg, "<dir>"},
 		"XRMD": {(*session).cmdRMD, needLogin | needArg, "<dir>"},
@@ -82,9 +87,9 @@ func init() {
 		"MLST": {(*session).cmdMLST, needLogin, "[<path>]"},
 		"SITE": {(*session).cmdSITE, needLogin | needArg, "HELP | CHMOD <mode> <path>"},
 		"SYST": {(*session).cmdSYST, 0, ""},
-		"STAT": {(*session).cmdSTAT, duringTransfer, "[<path>]"},
+		"STAT": {(*session).cmdSTAT, 0, "[<path>]"},
 		"HELP": {(*session).cmdHELP, 0, "[<command>]"},
-		"NOOP": {(*session).cmdNOOP, duringTransfer, ""},
+		"NOOP": {(*session).cmdNOOP, 0, ""},
 		"FEAT": {(*session).cmdFEAT, 0, ""},
 		"OPTS": {(*session).cmdOPTS, needArg, "UTF8 ON | MLST <facts> | HASH <algo>"},
 		"SIZE": {(*session).cmdSIZE, needLogin | needArg, "<file>"},
@@ -101,7 +106,7 @@ func init() {
 }
 
 // dispatch runs one command and reports whether the session should end.
-func (s *session) dispatch(cmd ftp.Command) (quit bool) {
+func (s *session) dispatch(ctx context.Context, cmd ftp.Command) (quit bool) {
 	if cmd.Verb == "PASS" {
 		s.log.Debug("command", "verb", "PASS", "arg", "****")
 	} else {
@@ -111,9 +116,6 @@ func (s *session) dispatch(cmd ftp.Command) (quit bool) {
 	if !ok {
 		s.reply(ftp.CodeSyntaxError, "Unknown command.")
 		return false
-	}
-	if c.flags&duringTransfer == 0 {
-		s.waitTransfer()
 	}
 	if c.flags&needLogin != 0 && s.user == nil {
 		s.reply(ftp.CodeNotLoggedIn, "Please login with USER and PASS.")
@@ -128,13 +130,14 @@ func (s *session) dispatch(cmd ftp.Command) (quit bool) {
 	if cmd.Verb != "RNTO" {
 		s.renameFrom = ""
 	}
-	err := c.run(s, cmd.Arg)
+	r, err := c.run(s, ctx, cmd.Arg)
 	switch {
-	case err == nil:
 	case errors.Is(err, errQuit):
 		return true
-	default:
-		s.replyErr(err)
+	case err != nil:
+		return s.replyErr(err) != nil
+	case r != nil:
+		return s.reply(r.Code, r.Msg) != nil
 	}
 	return false
 }
@@ -142,28 +145,31 @@ func (s *session) dispatch(cmd ftp.Command) (quit bool) {
 // reply builds a Reply to return from a handler.
 func reply(code int, msg string) *ftp.Reply { return &ftp.Reply{Code: code, Msg: msg} }
 
-func (s *session) cmdNOOP(string) error { return reply(ftp.CodeOK, "NOOP ok.") }
-
-func (s *session) cmdSYST(string) error { return reply(ftp.CodeSystemType, "UNIX Type: L8") }
-
-func (s *session) cmdQUIT(string) error {
-	// Let a running transfer finish first (RFC 959: QUIT during a
-	// transfer closes after the transfer's reply).
-	s.waitTransfer()
-	s.reply(ftp.CodeClosing, "Goodbye.")
-	return errQuit
+func (s *session) cmdNOOP(context.Context, string) (*ftp.Reply, error) {
+	return reply(ftp.CodeOK, "NOOP ok."), nil
 }
 
-func (s *session) cmdHELP(arg string) error {
+func (s *session) cmdSYST(context.Context, string) (*ftp.Reply, error) {
+	return reply(ftp.CodeSystemType, "UNIX Type: L8"), nil
+}
+
+func (s *session) cmdQUIT(ctx context.Context, _ string) (*ftp.Reply, error) {
+	// QUIT read during a transfer was queued behind it (handleParsed),
+	// so the transfer's reply has gone out first (RFC 959 4.1.1).
+	s.reply(ftp.CodeClosing, "Goodbye.")
+	return nil, errQuit
+}
+
+func (s *session) cmdHELP(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if arg = strings.ToUpper(strings.TrimSpace(arg)); arg != "" {
 		if arg == "SITE" {
-			return s.cmdSITE("HELP")
+			return s.cmdSITE(ctx, "HELP")
 		}
 		c, ok := commands[arg]
 		if !ok {
-			return reply(ftp.CodeBadArguments, "Unknown command "+arg+".")
+			return reply(ftp.CodeBadArguments, "Unknown command "+arg+"."), nil
 		}
-		return reply(ftp.CodeHelp, "Syntax: "+strings.TrimSpace(arg+" "+c.help))
+		return reply(ftp.CodeHelp, "Syntax: "+strings.TrimSpace(arg+" "+c.help)), nil
 	}
 	verbs := make([]string, 0, len(commands))
 	for v := range commands {
@@ -179,45 +185,45 @@ func (s *session) cmdHELP(arg string) error {
 		b.WriteString(" " + v)
 	}
 	b.WriteString("\nHelp OK.")
-	return reply(ftp.CodeHelp, b.String())
+	return reply(ftp.CodeHelp, b.String()), nil
 }
 
-func (s *session) cmdTYPE(arg string) error {
+func (s *session) cmdTYPE(ctx context.Context, arg string) (*ftp.Reply, error) {
 	f := strings.Fields(strings.ToUpper(arg))
 	switch {
 	case len(f) == 1 && f[0] == "I", len(f) == 2 && f[0] == "L" && f[1] == "8":
 		s.binary = true
-		return reply(ftp.CodeOK, "Switching to Binary mode.")
+		return reply(ftp.CodeOK, "Switching to Binary mode."), nil
 	case len(f) == 1 && f[0] == "A", len(f) == 2 && f[0] == "A" && f[1] == "N":
 		s.binary = false
-		return reply(ftp.CodeOK, "Switching to ASCII mode.")
+		return reply(ftp.CodeOK, "Switching to ASCII mode."), nil
 	case len(f) >= 1 && (f[0] == "A" || f[0] == "E" || f[0] == "L" || f[0] == "I"):
-		return reply(ftp.CodeNotImplParam, "Type not supported.")
+		return reply(ftp.CodeNotImplParam, "Type not supported."), nil
 	}
-	return reply(ftp.CodeBadArguments, "Unrecognized TYPE.")
+	return reply(ftp.CodeBadArguments, "Unrecognized TYPE."), nil
 }
 
-func (s *session) cmdSTRU(arg string) error {
+func (s *session) cmdSTRU(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if strings.EqualFold(strings.TrimSpace(arg), "F") {
-		return reply(ftp.CodeOK, "Structure set to F.")
+		return reply(ftp.CodeOK, "Structure set to F."), nil
 	}
-	return reply(ftp.CodeNotImplParam, "Only file structure (F) is supported.")
+	return reply(ftp.CodeNotImplParam, "Only file structure (F) is supported."), nil
 }
 
-func (s *session) cmdMODE(arg string) error {
+func (s *session) cmdMODE(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if strings.EqualFold(strings.TrimSpace(arg), "S") {
-		return reply(ftp.CodeOK, "Mode set to S.")
+		return reply(ftp.CodeOK, "Mode set to S."), nil
 	}
-	return reply(ftp.CodeNotImplParam, "Only stream mode (S) is supported.")
+	return reply(ftp.CodeNotImplParam, "Only stream mode (S) is supported."), nil
 }
 
-func (s *session) cmdALLO(string) error {
-	return reply(ftp.CodeNotImplSuperfluous, "ALLO not needed.")
+func (s *session) cmdALLO(ctx context.Context, _ string) (*ftp.Reply, error) {
+	return reply(ftp.CodeNotImplSuperfluous, "ALLO not needed."), nil
 }
 
-func (s *session) cmdACCT(string) error {
+func (s *session) cmdACCT(ctx context.Context, _ string) (*ftp.Reply, error) {
 	if s.user != nil {
-		return reply(ftp.CodeNotImplSuperfluous, "ACCT not needed.")
+		return reply(ftp.CodeNotImplSuperfluous, "ACCT not needed."), nil
 	}
-	return reply(ftp.CodeBadSequence, "Login with USER and PASS first.")
+	return reply(ftp.CodeBadSequence, "Login with USER and PASS first."), nil
 }

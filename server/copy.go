@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -54,26 +55,27 @@ func (e dataErr) Unwrap() error { return e.err }
 // the sendfile path stops there instead of asking the kernel once more to
 // learn that the file ended, which for a small file is a tenth of its
 // cost. A file that grew since is sent as it was announced; one that
-// shrank ends early. size < 0 means unknown: send to the end.
-func sendData(conn net.Conn, src io.Reader, size int64, ascii bool, stall time.Duration) (int64, error) {
+// shrank ends early. size < 0 means unknown: send to the end. Every copy
+// path adds what it moved to progress as it goes (for STAT).
+func sendData(conn net.Conn, src io.Reader, size int64, ascii bool, stall time.Duration, progress *atomic.Int64) (int64, error) {
 	if tc, ok := conn.(*net.TCPConn); ok && !ascii {
 		if f, ok := src.(*os.File); ok {
-			return sendfileChunks(tc, f, size, stall)
+			return sendfileChunks(tc, f, size, stall, progress)
 		}
 	}
 	w := io.Writer(&stallConn{conn: conn, stall: stall})
 	if ascii {
 		w = ftp.NewCRLFWriter(w)
 	}
-	return copyGeneric(w, src, func(err error) error { return dataErr{err} }, nil)
+	return copyGeneric(w, src, func(err error) error { return dataErr{err} }, nil, progress)
 }
 
 // sendfileChunks takes the kernel's sendfile path chunk by chunk, up to
 // size bytes (to the end of f if size < 0).
-func sendfileChunks(conn *net.TCPConn, f *os.File, size int64, stall time.Duration) (int64, error) {
+func sendfileChunks(conn *net.TCPConn, f *os.File, size int64, stall time.Duration, progress *atomic.Int64) (int64, error) {
 	cork(conn)
 	var sent int64
-	return copyChunks(conn.SetWriteDeadline, stall,
+	return copyChunks(conn.SetWriteDeadline, stall, progress,
 		func() (int64, error) {
 			n := int64(chunkSize)
 			if size >= 0 {
@@ -97,26 +99,24 @@ func sendfileChunks(conn *net.TCPConn, f *os.File, size int64, stall time.Durati
 		})
 }
 
-// receiveData copies the data connection into dst (a file being written).
-func receiveData(conn net.Conn, dst io.Writer, ascii bool, stall time.Duration) (int64, error) {
+// receiveData copies the data connection into dst (a file being written),
+// adding what it moved to progress as it goes.
+func receiveData(conn net.Conn, dst io.Writer, ascii bool, stall time.Duration, progress *atomic.Int64) (int64, error) {
 	if !ascii {
-		return receiveRaw(conn, dst, stall)
+		return receiveRaw(conn, dst, stall, progress)
 	}
-	r := io.Reader(&stallConn{conn: conn, stall: stall})
-	if ascii {
-		cw := ftp.NewLFWriter(dst)
-		n, err := copyGeneric(cw, r, nil, func(err error) error { return dataErr{err} })
-		if err == nil {
-			err = cw.Flush()
-		}
-		return n, err
+	r := &stallConn{conn: conn, stall: stall}
+	cw := ftp.NewLFWriter(dst)
+	n, err := copyGeneric(cw, r, nil, func(err error) error { return dataErr{err} }, progress)
+	if err == nil {
+		err = cw.Flush()
 	}
-	return copyGeneric(dst, r, nil, func(err error) error { return dataErr{err} })
+	return n, err
 }
 
 // receiveRaw reads the data connection into a large pooled buffer and
 // writes each read to dst, moving the stall deadline once a second.
-func receiveRaw(conn net.Conn, dst io.Writer, stall time.Duration) (int64, error) {
+func receiveRaw(conn net.Conn, dst io.Writer, stall time.Duration, progress *atomic.Int64) (int64, error) {
 	bp := recvBufs.Get().(*[]byte)
 	defer recvBufs.Put(bp)
 	buf := *bp
@@ -134,6 +134,7 @@ func receiveRaw(conn net.Conn, dst io.Writer, stall time.Duration) (int64, error
 		if n > 0 {
 			w, werr := dst.Write(buf[:n])
 			total += int64(w)
+			progress.Add(int64(w))
 			if werr != nil {
 				return total, werr
 			}
@@ -154,7 +155,7 @@ func receiveRaw(conn net.Conn, dst io.Writer, stall time.Duration) (int64, error
 // cut short by the deadline after moving bytes gets a new deadline, so
 // the transfer fails only when nothing moved for a whole stall timeout
 // (noticed within two of them).
-func copyChunks(deadline func(time.Time) error, stall time.Duration, copyChunk func() (int64, error), side func(error) error) (int64, error) {
+func copyChunks(deadline func(time.Time) error, stall time.Duration, progress *atomic.Int64, copyChunk func() (int64, error), side func(error) error) (int64, error) {
 	var total int64
 	var moved time.Time
 	every := min(deadlineEvery, stall/2)
@@ -167,6 +168,7 @@ func copyChunks(deadline func(time.Time) error, stall time.Duration, copyChunk f
 		}
 		n, err := copyChunk()
 		total += n
+		progress.Add(n)
 		switch {
 		case errors.Is(err, io.EOF):
 			return total, nil
@@ -178,8 +180,9 @@ func copyChunks(deadline func(time.Time) error, stall time.Duration, copyChunk f
 	}
 }
 
-// copyGeneric copies with a pooled buffer, tagging errors by side.
-func copyGeneric(dst io.Writer, src io.Reader, wrapWrite, wrapRead func(error) error) (int64, error) {
+// copyGeneric copies with a pooled buffer, tagging errors by side and
+// adding what it moved to progress, if not nil.
+func copyGeneric(dst io.Writer, src io.Reader, wrapWrite, wrapRead func(error) error, progress *atomic.Int64) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -189,6 +192,9 @@ func copyGeneric(dst io.Writer, src io.Reader, wrapWrite, wrapRead func(error) e
 		if n > 0 {
 			w, werr := dst.Write(buf[:n])
 			total += int64(w)
+			if progress != nil {
+				progress.Add(int64(w))
+			}
 			if werr != nil {
 				if wrapWrite != nil {
 					werr = wrapWrite(werr)
@@ -237,4 +243,16 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// countWriter adds what passes through it to n (a listing's progress).
+type countWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -105,7 +106,7 @@ func TestSendfileSlowClientIsNotStalled(t *testing.T) {
 	}
 	done := make(chan res, 1)
 	go func() {
-		n, err := sendData(srv, f, int64(len(data)), false, stall)
+		n, err := sendData(srv, f, int64(len(data)), false, stall, new(atomic.Int64))
 		srv.Close()
 		done <- res{n, err}
 	}()
@@ -132,7 +133,7 @@ func TestSendfileStalledClientFails(t *testing.T) {
 	if err := cli.SetReadBuffer(16 << 10); err != nil {
 		t.Fatal(err)
 	}
-	n, err := sendData(srv, f, -1, false, 100*time.Millisecond)
+	n, err := sendData(srv, f, -1, false, 100*time.Millisecond, new(atomic.Int64))
 	if !errors.As(err, new(dataErr)) || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("sent %d bytes, err %v; want a data-connection timeout", n, err)
 	}
@@ -158,7 +159,7 @@ func TestSendfileStopsAtAnnouncedSize(t *testing.T) {
 		srv, cli := loopbackPair(t)
 		done := make(chan error, 1)
 		go func() {
-			_, err := sendData(srv, f, tc.size, false, time.Second)
+			_, err := sendData(srv, f, tc.size, false, time.Second, new(atomic.Int64))
 			srv.Close()
 			done <- err
 		}()

@@ -1,13 +1,10 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
-	"net"
-	"net/netip"
 	"sync"
 	"syscall"
 )
@@ -79,38 +76,6 @@ func (a *portAllocator) bindPort(open func(port uint16) error) (uint16, error) {
 	}
 	return 0, fmt.Errorf("%w %d-%d", errPortsExhausted, a.r.Min, a.r.Max)
 }
-
-func listenTCP(ip netip.Addr, port uint16) (*net.TCPListener, error) {
-	addr := &net.TCPAddr{Port: int(port)}
-	network := "tcp"
-	if ip.IsValid() {
-		ip = ip.Unmap()
-		addr.IP = ip.AsSlice()
-		addr.Zone = ip.Zone()
-		if ip.Is4() {
-			network = "tcp4"
-		} else {
-			network = "tcp6"
-		}
-	}
-	ln, err := dataListenConfig.Listen(context.Background(), network, addr.String())
-	if err != nil {
-		return nil, err
-	}
-	return ln.(*net.TCPListener), nil
-}
-
-// dataListenConfig is how passive listeners are made. A data connection
-// lives for one transfer and its stall timeout notices a dead peer, so it
-// gets no TCP keepalive (four setsockopt calls per accept saved); and no
-// Multipath TCP, which Go otherwise asks for on Linux listeners: setting
-// up an MPTCP listener costs a quarter more per PASV, and a transfer
-// that takes sendfile gains nothing from it.
-var dataListenConfig = func() *net.ListenConfig {
-	lc := &net.ListenConfig{KeepAlive: -1}
-	lc.SetMultipathTCP(false)
-	return lc
-}()
 
 // claim marks the first free offset in the cyclic window of n offsets
 // starting at start, and returns it with its distance from start. It

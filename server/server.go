@@ -62,9 +62,9 @@ type Server struct {
 
 	// port20Warned makes the fallback from port 20 a single log line.
 	port20Warned atomic.Bool
-	// inlineDone counts downloads finished in the session goroutine
-	// (tryInlineRETR), for tests and metrics.
-	inlineDone atomic.Int64
+	// fastDone counts downloads finished in the session goroutine
+	// (retrFast), for tests and metrics.
+	fastDone atomic.Int64
 }
 
 // New validates cfg, fills in defaults and returns a Server ready to Serve.
@@ -238,7 +238,8 @@ func (s *Server) startSession(c net.Conn, implicitTLS bool) {
 		}()
 		return
 	}
-	sess := newSession(s, c, implicitTLS)
+	ctx, cancel := context.WithCancel(s.baseCtx)
+	sess := newSession(s, c, implicitTLS, cancel)
 	s.sessions[sess] = struct{}{}
 	s.perIP[ip]++
 	s.sessionWG.Add(1)
@@ -246,7 +247,7 @@ func (s *Server) startSession(c net.Conn, implicitTLS bool) {
 	go func() {
 		defer s.sessionWG.Done()
 		defer s.forget(sess, ip)
-		sess.serve()
+		sess.serve(ctx)
 	}()
 }
 

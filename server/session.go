@@ -24,9 +24,10 @@ import (
 //
 // The session goroutine (serve) owns every field not marked otherwise: it
 // reads commands and runs handlers one at a time. A transfer runs in its
-// own goroutine so that ABOR, STAT and QUIT are still heard; while it runs,
-// the session goroutine handles only those and waits for the transfer
-// before running anything else, so pipelined commands keep their order.
+// own goroutine, and the session goroutine keeps reading meanwhile: ABOR
+// acts at once, STAT and NOOP are answered at once when nothing waits
+// before them, and every other command is queued and runs, in order, when
+// the transfer has replied (see handleLine).
 type session struct {
 	srv    *Server
 	id     uint64
@@ -34,17 +35,25 @@ type session struct {
 	remote netip.AddrPort // control peer, unmapped
 	local  netip.AddrPort // control local address, unmapped
 
-	ctx    context.Context // cancelled when the session ends
+	// cancel ends the session's context (see serve), and with it every
+	// transfer and storage call it started.
 	cancel context.CancelFunc
 
 	// conn is the control connection, replaced in place by AUTH TLS.
 	// Written under wmu; replaced only by the session goroutine while no
-	// transfer runs.
+	// transfer runs. raw is the TCP connection beneath it, never
+	// replaced: other goroutines set its read deadline to wake the
+	// session goroutine.
 	conn net.Conn
+	raw  net.Conn
 	br   *bufio.Reader
 	wmu  sync.Mutex
 
-	lineBuf []byte // reused by readLine; grows up to MaxLineLength
+	// The command line being read: kept across reads, so that a read
+	// woken up to run queued commands loses nothing (readCommand).
+	lineBuf []byte // grows up to MaxLineLength
+	tooLong bool   // the current line passed MaxLineLength
+	telnet  uint8  // Telnet sequence state of the current line
 
 	// Login state.
 	user          *User
@@ -54,10 +63,9 @@ type session struct {
 	loginDeadline time.Time
 
 	// TLS state (RFC 4217).
-	tlsControl bool   // the control connection is protected
-	tlsBinding []byte // Extra entry tying this session's TLS tickets to it
-	pbsz       bool   // PBSZ was sent; PROT is allowed
-	protP      bool   // data connections are protected
+	tls        *tlsBinder // ties data connections' TLS to this session; nil without TLS
+	tlsControl bool       // the control connection is protected
+	pbsz       bool       // PBSZ was sent; PROT is allowed
 
 	// Transfer parameters.
 	cwd        string // virtual absolute path, always clean
@@ -69,16 +77,15 @@ type session struct {
 	mlstFacts  ftp.Facts
 	hashAlgo   string
 
-	// Data connection set-up (PASV/EPSV/PORT/EPRT).
-	pasv    *passiveListener // pending passive listener, or nil
-	active  netip.AddrPort   // target of PORT/EPRT, valid when pasv is nil
-	dataCmd string           // which command set the data connection up
-	epsvAll bool             // after EPSV ALL only EPSV may set up data connections
+	// data is the data channel: what the next transfer connects with.
+	data dataChan
 
-	// xfer is the running transfer, or nil. Guarded by xmu because ABOR
-	// and Shutdown read it from other goroutines.
-	xmu  sync.Mutex
-	xfer *transfer
+	// xfer is the running transfer, or nil, and queued the commands read
+	// while it runs, waiting for it. Guarded by xmu: the transfer
+	// goroutine clears xfer, and ABOR, STAT and Shutdown read it.
+	xmu    sync.Mutex
+	xfer   *transfer
+	queued []queuedCmd
 
 	// inCommand is set while a command read from the client is being
 	// handled; Shutdown closes only sessions waiting for a command, so
@@ -91,27 +98,32 @@ type session struct {
 	closing sync.Once
 }
 
-// transfer is a running data transfer.
-type transfer struct {
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the transfer goroutine has replied
-	// aborted is set by ABOR before cancel, so that the transfer replies
-	// 426 "aborted" rather than a connection error.
+// queuedCmd is a command read while a transfer ran, waiting to run.
+type queuedCmd struct {
+	cmd ftp.Command
+	bad *ftp.Reply // a syntax error to send in cmd's place
+	// aborted is set on an ABOR that ended the transfer it arrived
+	// during: its own reply (226) comes in order, after the transfer's
+	// 426 and the replies of the commands queued before it.
 	aborted bool
 }
 
-func newSession(s *Server, c net.Conn, implicitTLS bool) *session {
+// maxQueued bounds the commands queued behind a transfer. Clients
+// pipeline a few (TYPE, PASV, RETR); a client that sends more than this
+// while a transfer runs is flooding, and is disconnected.
+const maxQueued = 64
+
+func newSession(s *Server, c net.Conn, implicitTLS bool, cancel context.CancelFunc) *session {
 	id := s.nextID.Add(1)
 	remote := addrPortOf(c.RemoteAddr())
-	ctx, cancel := context.WithCancel(s.baseCtx)
 	sess := &session{
 		srv:       s,
 		id:        id,
 		remote:    remote,
 		local:     addrPortOf(c.LocalAddr()),
-		ctx:       ctx,
 		cancel:    cancel,
 		conn:      c,
+		raw:       c,
 		cwd:       "/",
 		binary:    true,
 		mlstFacts: ftp.AllFacts,
@@ -120,19 +132,26 @@ func newSession(s *Server, c net.Conn, implicitTLS bool) *session {
 	}
 	setOOBInline(c)
 	if s.cfg.TLS != nil {
-		sess.tlsBinding = newTLSBinding()
+		sess.tls = newTLSBinder(s.cfg.TLS, s.cfg.TLSReuse)
 	}
+	sess.data = dataChan{srv: s, log: sess.log, local: sess.local, remote: remote, tls: sess.tls}
 	if implicitTLS {
-		sess.conn = tls.Server(c, sess.controlTLSConfig())
+		sess.conn = tls.Server(c, sess.tls.controlConfig())
 		sess.tlsControl = true
 		sess.pbsz = true
-		sess.protP = true
+		sess.data.setProtection(true)
 	}
 	sess.br = bufio.NewReaderSize(sess.conn, 512)
 	if s.cfg.CommandRate > 0 {
 		sess.cmdLimit = rate.NewLimiter(rate.Limit(s.cfg.CommandRate), s.cfg.CommandBurst)
 	}
 	return sess
+}
+
+// setLogger replaces the session's logger (at login) everywhere it is kept.
+func (s *session) setLogger(l *slog.Logger) {
+	s.log = l
+	s.data.log = l
 }
 
 // setOOBInline keeps TCP urgent data in the stream. Classic clients send
@@ -153,15 +172,17 @@ func setOOBInline(c net.Conn) {
 }
 
 // serve runs the session until QUIT, an error, or the server closing it.
-func (s *session) serve() {
+// ctx is the session's own, cancelled when it ends.
+func (s *session) serve(ctx context.Context) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			// One session's bug must not take the server down.
 			s.log.Error("session panic", "panic", r, "stack", string(debug.Stack()))
 		}
-		s.endTransfer(true)
-		s.closePassive()
+		s.abortTransfer()
+		s.waitTransfer()
+		s.data.reset()
 		s.logout()
 		s.closeNow()
 		s.log.Info("session end", "duration", time.Since(start).Round(time.Millisecond))
@@ -171,7 +192,7 @@ func (s *session) serve() {
 
 	if tc, ok := s.conn.(*tls.Conn); ok {
 		_ = tc.SetDeadline(time.Now().Add(s.srv.cfg.LoginTimeout))
-		if err := tc.HandshakeContext(s.ctx); err != nil {
+		if err := tc.HandshakeContext(ctx); err != nil {
 			s.log.Info("implicit TLS handshake failed", "err", err)
 			return
 		}
@@ -181,37 +202,42 @@ func (s *session) serve() {
 		return
 	}
 	for {
+		if s.runQueued(ctx) {
+			return
+		}
 		line, err := s.readCommand()
-		if err != nil {
-			if errors.Is(err, errLineTooLong) {
-				if s.reply(ftp.CodeSyntaxError, "Command line too long.") != nil {
-					return
-				}
-				continue
+		switch {
+		case errors.Is(err, errWake):
+			continue
+		case errors.Is(err, errLineTooLong):
+			if s.handleParsed(ctx, ftp.Command{}, reply(ftp.CodeSyntaxError, "Command line too long.")) {
+				return
 			}
+			continue
+		case err != nil:
 			s.logReadEnd(err)
 			return
 		}
 		s.inCommand.Store(true)
-		quit := s.handleLine(line)
+		quit := s.handleLine(ctx, line)
 		s.inCommand.Store(false)
 		if quit {
 			return
 		}
-		if s.srv.inShutdown.Load() && !s.transferring() {
+		if s.srv.inShutdown.Load() && !s.busy() {
 			_ = s.reply(ftp.CodeServiceUnavailable, "Server shutting down, closing control connection.")
 			return
 		}
 	}
 }
 
-// handleLine paces, parses and runs one command line, and reports whether
-// the session should end.
-func (s *session) handleLine(line string) (quit bool) {
+// handleLine paces and parses one command line, and runs or queues it
+// (handleParsed). It reports whether the session should end.
+func (s *session) handleLine(ctx context.Context, line string) (quit bool) {
 	if s.cmdLimit != nil {
 		// A flooding client is slowed down, not cut off: its commands
 		// wait for tokens here.
-		if err := s.cmdLimit.Wait(s.ctx); err != nil {
+		if err := s.cmdLimit.Wait(ctx); err != nil {
 			return true
 		}
 	}
@@ -220,9 +246,88 @@ func (s *session) handleLine(line string) (quit bool) {
 	case errors.Is(err, ftp.ErrEmptyCommand):
 		return false
 	case err != nil:
-		return s.reply(ftp.CodeSyntaxError, "Syntax error, command unrecognized.") != nil
+		return s.handleParsed(ctx, ftp.Command{}, reply(ftp.CodeSyntaxError, "Syntax error, command unrecognized."))
 	}
-	return s.dispatch(cmd)
+	return s.handleParsed(ctx, cmd, nil)
+}
+
+// handleParsed runs cmd, or sends bad, its syntax error, in its place.
+// While a transfer runs (or commands read during one still wait), it is
+// queued instead, so that replies keep the order of the commands; only
+// ABOR acts at once (it aborts the transfer, and its 226 comes in
+// order), and STAT and NOOP are answered at once when nothing waits
+// before them (RFC 959 4.1: ABOR and STAT may be sent during a transfer).
+func (s *session) handleParsed(ctx context.Context, cmd ftp.Command, bad *ftp.Reply) (quit bool) {
+	s.xmu.Lock()
+	t := s.xfer
+	if t == nil && len(s.queued) == 0 {
+		s.xmu.Unlock()
+		if bad != nil {
+			return s.reply(bad.Code, bad.Msg) != nil
+		}
+		return s.dispatch(ctx, cmd)
+	}
+	q := queuedCmd{cmd: cmd, bad: bad}
+	if bad == nil {
+		switch cmd.Verb {
+		case "ABOR":
+			if t != nil && !t.aborted.Load() {
+				s.log.Debug("command", "verb", "ABOR", "during", t.verb)
+				t.aborted.Store(true)
+				t.cancel()
+				q.aborted = true
+			}
+		case "STAT", "NOOP":
+			if t != nil && len(s.queued) == 0 {
+				s.xmu.Unlock()
+				return s.dispatch(ctx, cmd)
+			}
+		}
+	}
+	if len(s.queued) >= maxQueued {
+		s.xmu.Unlock()
+		s.log.Warn("too many commands queued behind a transfer; closing", "queued", maxQueued)
+		_ = s.reply(ftp.CodeServiceUnavailable, "Too many commands sent during a transfer, closing control connection.")
+		return true
+	}
+	s.queued = append(s.queued, q)
+	s.xmu.Unlock()
+	return false
+}
+
+// runQueued runs the commands queued behind a transfer, in order, as
+// long as no transfer runs (a queued RETR starts one: the rest wait for
+// it). It reports whether the session should end.
+func (s *session) runQueued(ctx context.Context) (quit bool) {
+	for {
+		s.xmu.Lock()
+		if s.xfer != nil || len(s.queued) == 0 {
+			if len(s.queued) == 0 {
+				s.queued = nil // a burst's backing array is not kept
+			}
+			s.xmu.Unlock()
+			return false
+		}
+		q := s.queued[0]
+		s.queued = s.queued[1:]
+		s.xmu.Unlock()
+
+		s.inCommand.Store(true)
+		switch {
+		case q.bad != nil:
+			quit = s.reply(q.bad.Code, q.bad.Msg) != nil
+		case q.aborted:
+			// The transfer has answered 426 (RFC 959 4.1.3).
+			s.data.reset()
+			quit = s.reply(ftp.CodeTransferComplete, "ABOR successful.") != nil
+		default:
+			quit = s.dispatch(ctx, q.cmd)
+		}
+		s.inCommand.Store(false)
+		if quit {
+			return true
+		}
+	}
 }
 
 func (s *session) logReadEnd(err error) {
@@ -244,6 +349,9 @@ var (
 	errLineTooLong  = errors.New("command line too long")
 	errIdle         = errors.New("idle timeout")
 	errLoginTimeout = errors.New("login timeout")
+	// errWake: a read was interrupted because commands queued behind a
+	// transfer may now run. The line being read is kept.
+	errWake = errors.New("queued commands may run")
 )
 
 // Telnet bytes that may appear on the control connection (RFC 854).
@@ -253,79 +361,97 @@ const (
 	telnetWill = 251
 )
 
+// States of the Telnet filter between bytes of a line.
+const (
+	telnetData     = iota
+	telnetAfterIAC // IAC read: a command byte follows
+	telnetOption   // IAC WILL/WONT/DO/DONT read: an option byte follows
+)
+
 // readCommand reads one command line with the Telnet sequences removed.
 // It never holds more than MaxLineLength bytes: the rest of an over-long
 // line is read and dropped, and errLineTooLong is returned once its end
-// arrives. The idle timeout does not fire while a transfer runs.
+// arrives. The idle timeout does not fire while a transfer runs. The
+// line read so far is kept in the session, so a read that returns
+// errWake goes on where it stopped.
 func (s *session) readCommand() (string, error) {
 	limit := s.srv.cfg.MaxLineLength
-	buf := s.lineBuf[:0]
-	tooLong := false
 	if err := s.armReadDeadline(); err != nil {
 		return "", err
 	}
 	for {
 		b, err := s.br.ReadByte()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				if s.transferring() {
-					// The control connection is quiet during a long
-					// transfer; that is not idleness.
-					if err := s.armReadDeadline(); err != nil {
-						return "", err
-					}
-					continue
-				}
-				if s.user == nil && !time.Now().Before(s.loginDeadline) {
-					return "", errLoginTimeout
-				}
-				return "", errIdle
-			}
-			return "", err
-		}
-		if b == telnetIAC {
-			c, err := s.br.ReadByte()
-			if err != nil {
+			if !timeoutError(err) {
 				return "", err
 			}
+			s.xmu.Lock()
+			running, wake := s.xfer != nil, s.xfer == nil && len(s.queued) > 0
+			s.xmu.Unlock()
 			switch {
-			case c == telnetIAC:
-				// An escaped 0xFF is a data byte (RFC 854).
-			case c >= telnetWill && c <= telnetDont:
-				// Option negotiation: ferry negotiates nothing, so the
-				// option byte is read and dropped.
-				if _, err := s.br.ReadByte(); err != nil {
+			case wake:
+				return "", errWake
+			case running:
+				// The control connection is quiet during a long
+				// transfer; that is not idleness.
+				if err := s.armReadDeadline(); err != nil {
 					return "", err
 				}
+				continue
+			case s.user == nil && !time.Now().Before(s.loginDeadline):
+				return "", errLoginTimeout
+			}
+			return "", errIdle
+		}
+		switch s.telnet {
+		case telnetAfterIAC:
+			s.telnet = telnetData
+			switch {
+			case b == telnetIAC:
+				// An escaped 0xFF is a data byte (RFC 854).
+			case b >= telnetWill && b <= telnetDont:
+				// Option negotiation: ferry negotiates nothing, so the
+				// option byte is read and dropped.
+				s.telnet = telnetOption
 				continue
 			default:
 				// IP, DM, AO, AYT, ...: no meaning for FTP beyond
 				// announcing an ABOR, which follows as a normal line.
 				continue
 			}
-		}
-		if b == '\n' {
-			if tooLong {
-				s.lineBuf = buf
-				return "", errLineTooLong
+		case telnetOption:
+			s.telnet = telnetData
+			continue
+		default:
+			if b == telnetIAC {
+				s.telnet = telnetAfterIAC
+				continue
 			}
-			if n := len(buf); n > 0 && buf[n-1] == '\r' {
-				buf = buf[:n-1]
+			if b == '\n' {
+				buf, tooLong := s.lineBuf, s.tooLong
+				s.lineBuf, s.tooLong = buf[:0], false
+				if tooLong {
+					return "", errLineTooLong
+				}
+				if n := len(buf); n > 0 && buf[n-1] == '\r' {
+					buf = buf[:n-1]
+				}
+				return string(buf), nil
 			}
-			s.lineBuf = buf
-			return string(buf), nil
 		}
-		if len(buf) >= limit {
-			tooLong = true
+		if len(s.lineBuf) >= limit {
+			s.tooLong = true
 			continue
 		}
-		buf = append(buf, b)
+		s.lineBuf = append(s.lineBuf, b)
 	}
 }
 
 // armReadDeadline bounds the next command read by the idle timeout, or by
-// the login deadline before login.
+// the login deadline before login. It returns errWake instead when
+// commands queued behind a transfer that has ended are waiting: the
+// transfer woke the reader (finishTransfer) before this deadline would
+// have replaced its wake-up, and under the same lock.
 func (s *session) armReadDeadline() error {
 	d := time.Now().Add(s.srv.cfg.IdleTimeout)
 	if s.user == nil && s.loginDeadline.Before(d) {
@@ -334,7 +460,12 @@ func (s *session) armReadDeadline() error {
 	if s.srv.cfg.IdleTimeout < 0 && s.user != nil {
 		d = time.Time{}
 	}
-	return s.conn.SetReadDeadline(d)
+	s.xmu.Lock()
+	defer s.xmu.Unlock()
+	if s.xfer == nil && len(s.queued) > 0 {
+		return errWake
+	}
+	return s.raw.SetReadDeadline(d)
 }
 
 // reply writes one reply. It is safe from any goroutine.
@@ -357,76 +488,39 @@ func (s *session) writeRaw(b []byte) error {
 	return err
 }
 
-// transferring reports whether a transfer goroutine is running.
-func (s *session) transferring() bool {
+// transfer returns the running transfer, or nil.
+func (s *session) transfer() *transfer {
 	s.xmu.Lock()
 	defer s.xmu.Unlock()
-	return s.xfer != nil
+	return s.xfer
 }
 
-// startTransfer runs fn in its own goroutine as the session's transfer.
-// fn writes its own final reply. The caller must hold no transfer.
-func (s *session) startTransfer(fn func(ctx context.Context, t *transfer)) {
-	ctx, cancel := context.WithCancel(s.ctx)
-	t := &transfer{cancel: cancel, done: make(chan struct{})}
+// busy reports whether a transfer runs or commands wait for one.
+func (s *session) busy() bool {
 	s.xmu.Lock()
-	s.xfer = t
-	s.xmu.Unlock()
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				s.log.Error("transfer panic", "panic", r, "stack", string(debug.Stack()))
-				_ = s.reply(ftp.CodeLocalError, "Local error in processing.")
-				s.closeNow()
-			}
-			cancel()
-			s.xmu.Lock()
-			s.xfer = nil
-			s.xmu.Unlock()
-			close(t.done)
-		}()
-		fn(ctx, t)
-	}()
+	defer s.xmu.Unlock()
+	return s.xfer != nil || len(s.queued) > 0
 }
 
 // waitTransfer blocks until the running transfer, if any, has replied.
 func (s *session) waitTransfer() {
-	s.xmu.Lock()
-	t := s.xfer
-	s.xmu.Unlock()
-	if t != nil {
+	if t := s.transfer(); t != nil {
 		<-t.done
 	}
 }
 
-// endTransfer aborts the running transfer, if any, and waits for it.
-// It reports whether there was one.
-func (s *session) endTransfer(abort bool) bool {
-	s.xmu.Lock()
-	t := s.xfer
-	if t != nil && abort {
-		t.aborted = true
+// abortTransfer aborts the running transfer, if any, without waiting.
+func (s *session) abortTransfer() {
+	if t := s.transfer(); t != nil {
+		t.aborted.Store(true)
 		t.cancel()
 	}
-	s.xmu.Unlock()
-	if t == nil {
-		return false
-	}
-	<-t.done
-	return true
 }
 
-// isAborted reports whether ABOR ended t.
-func (s *session) isAborted(t *transfer) bool {
-	s.xmu.Lock()
-	defer s.xmu.Unlock()
-	return t.aborted
-}
-
-// closeIfIdle ends the session if no transfer runs, telling the client why.
-// Called by Shutdown from another goroutine.
+// closeIfIdle ends the session if it is waiting for a command, telling
+// the client why. Called by Shutdown from another goroutine.
 func (s *session) closeIfIdle() {
-	if s.inCommand.Load() || s.transferring() {
+	if s.inCommand.Load() || s.busy() {
 		return
 	}
 	_ = s.reply(ftp.CodeServiceUnavailable, "Server shutting down, closing control connection.")
@@ -438,7 +532,10 @@ func (s *session) closeIfIdle() {
 func (s *session) closeNow() {
 	s.closing.Do(func() {
 		s.cancel()
-		_ = s.conn.Close()
+		s.wmu.Lock()
+		c := s.conn
+		s.wmu.Unlock()
+		_ = c.Close()
 	})
 }
 

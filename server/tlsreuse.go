@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 )
 
 // TLSReuse is the data-channel binding policy: whether each protected data
@@ -42,38 +43,50 @@ func newTLSBinding() []byte {
 	return b
 }
 
-// controlTLSConfig is the TLS config of this session's control connection:
-// every ticket it issues carries the session's binding.
-func (s *session) controlTLSConfig() *tls.Config {
-	base := s.srv.cfg.TLS
-	c := base.Clone()
-	c.WrapSession = s.wrapSession
+// tlsBinder ties the TLS sessions of one control connection to its data
+// connections: every ticket issued on either carries the session's
+// binding, and a data handshake is checked against the policy. The
+// session and its data channel share one.
+type tlsBinder struct {
+	base    *tls.Config // the server's: its ticket keys encrypt every ticket
+	policy  TLSReuse
+	binding []byte // Extra entry tying this session's tickets to it
+}
+
+func newTLSBinder(base *tls.Config, policy TLSReuse) *tlsBinder {
+	return &tlsBinder{base: base, policy: policy, binding: newTLSBinding()}
+}
+
+// controlConfig is the TLS config of the control connection: every
+// ticket it issues carries the session's binding.
+func (b *tlsBinder) controlConfig() *tls.Config {
+	c := b.base.Clone()
+	c.WrapSession = b.wrapSession
 	return c
 }
 
 // wrapSession adds the session's binding to a ticket; the server's base
 // config encrypts it, so every clone shares the ticket keys.
-func (s *session) wrapSession(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-	ss.Extra = append(ss.Extra, s.tlsBinding)
-	return s.srv.cfg.TLS.EncryptTicket(cs, ss)
+func (b *tlsBinder) wrapSession(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	ss.Extra = append(ss.Extra, b.binding)
+	return b.base.EncryptTicket(cs, ss)
 }
 
-// dataTLSConfig is the TLS config of one data connection. *bound is set
+// dataConfig is the TLS config of one data connection. *bound is set
 // when the client resumed a session bearing this session's binding.
 // Under enforce, a ticket from any other session is not resumed, so the
-// handshake ends without resumption and the caller refuses it.
-func (s *session) dataTLSConfig(bound *bool) *tls.Config {
-	base := s.srv.cfg.TLS
-	c := base.Clone()
-	c.WrapSession = s.wrapSession
-	enforce := s.srv.cfg.TLSReuse == TLSReuseEnforce
+// handshake ends without resumption and check refuses it.
+func (b *tlsBinder) dataConfig(bound *bool) *tls.Config {
+	c := b.base.Clone()
+	c.WrapSession = b.wrapSession
+	enforce := b.policy == TLSReuseEnforce
 	c.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
-		ss, err := base.DecryptTicket(identity, cs)
+		ss, err := b.base.DecryptTicket(identity, cs)
 		if err != nil || ss == nil {
 			return ss, err
 		}
 		for _, e := range ss.Extra {
-			if bytes.Equal(e, s.tlsBinding) {
+			if bytes.Equal(e, b.binding) {
 				*bound = true
 				return ss, nil
 			}
@@ -86,17 +99,17 @@ func (s *session) dataTLSConfig(bound *bool) *tls.Config {
 	return c
 }
 
-// checkTLSReuse applies the policy to a completed data handshake.
-func (s *session) checkTLSReuse(tc *tls.Conn, bound bool) error {
-	if s.srv.cfg.TLSReuse == TLSReuseOff {
+// check applies the policy to a completed data handshake.
+func (b *tlsBinder) check(tc *tls.Conn, bound bool, log *slog.Logger) error {
+	if b.policy == TLSReuseOff {
 		return nil
 	}
 	if tc.ConnectionState().DidResume && bound {
 		return nil
 	}
-	if s.srv.cfg.TLSReuse == TLSReuseEnforce {
+	if b.policy == TLSReuseEnforce {
 		return errTLSNoReuse
 	}
-	s.log.Info("data connection did not resume the control connection's TLS session (allowed by policy)")
+	log.Info("data connection did not resume the control connection's TLS session (allowed by policy)")
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // and the bytes are right either way.
 func TestSmallRETRInline(t *testing.T) {
 	ts := startServer(t, nil)
-	small, big := randomBytes(4096), randomBytes(inlineMax+1)
+	small, big := randomBytes(4096), randomBytes(fastMax+1)
 	ts.write(t, "small", small)
 	ts.write(t, "big", big)
 	c := dial(t, ts.addr)
@@ -33,18 +34,18 @@ func TestSmallRETRInline(t *testing.T) {
 			t.Fatalf("RETR %s: %d bytes, want %d (content equal: %v)", name, len(got), len(want), bytes.Equal(got, want))
 		}
 		c.expect(ftp.CodeTransferComplete)
-		if got := ts.srv.inlineDone.Load(); got != inline {
+		if got := ts.srv.fastDone.Load(); got != inline {
 			t.Fatalf("after RETR %s: %d inline downloads, want %d", name, got, inline)
 		}
 	}
 	retr("small", small, 1)
-	retr("big", big, 1) // over inlineMax
+	retr("big", big, 1) // over fastMax
 	c.cmd(ftp.CodeFilePending, "REST 1000")
 	retr("small", small[1000:], 2)
 
 	// RETR before the client connects: there may be nothing to accept
 	// yet (or the connection wins the race); the file arrives either way.
-	before := ts.srv.inlineDone.Load()
+	before := ts.srv.fastDone.Load()
 	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
 	c.send("RETR small")
 	dc, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
@@ -57,7 +58,7 @@ func TestSmallRETRInline(t *testing.T) {
 		t.Fatalf("late connect: %d bytes", len(got))
 	}
 	c.expect(ftp.CodeTransferComplete)
-	before = ts.srv.inlineDone.Load()
+	before = ts.srv.fastDone.Load()
 
 	// ASCII mode converts line ends: never inline.
 	c.cmd(ftp.CodeOK, "TYPE A")
@@ -68,7 +69,7 @@ func TestSmallRETRInline(t *testing.T) {
 		t.Fatalf("ASCII RETR: %q", got)
 	}
 	c.expect(ftp.CodeTransferComplete)
-	if got := ts.srv.inlineDone.Load(); got != before {
+	if got := ts.srv.fastDone.Load(); got != before {
 		t.Fatalf("ASCII download went inline (%d inline downloads, %d before)", got, before)
 	}
 }
@@ -152,7 +153,7 @@ func TestInlineSendfilePartialThenRest(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := sendData(srv, f, int64(len(data))-n, false, 10*time.Second)
+		_, err := sendData(srv, f, int64(len(data))-n, false, 10*time.Second, new(atomic.Int64))
 		srv.Close()
 		done <- err
 	}()
@@ -210,7 +211,7 @@ func TestSendfileDownloadCorked(t *testing.T) {
 	done := make(chan error, 1)
 	corked := make(chan int, 1)
 	go func() {
-		_, err := sendData(srv, f, int64(len(data)), false, 10*time.Second)
+		_, err := sendData(srv, f, int64(len(data)), false, 10*time.Second, new(atomic.Int64))
 		raw, _ := srv.SyscallConn()
 		_ = raw.Control(func(fd uintptr) {
 			v, _ := unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK)
