@@ -28,7 +28,7 @@ func TestFtplib(t *testing.T) {
 	}{
 		{"plain", false, []string{"pwd_cwd_mkd_rmd", "stor_retr_binary", "listings", "size_mdtm",
 			"rest_retr", "appe", "rest_stor", "stou", "rename_delete", "type_a_download", "type_a_upload",
-			"feat_opts_help_syst_stat_noop", "rfc959_parameters_and_aliases", "rfc3659_and_site", "rein_logs_out", "abor_during_retr", "active_mode", "quit_",
+			"feat_opts_help_syst_stat_noop", "rfc959_parameters_and_aliases", "rfc3659_and_site", "rein_logs_out", "abor_during_retr", "abor_behind_queued_pwd", "active_mode", "quit_",
 			"anonymous_read_only", "bad_login"}},
 		{"epsvall", false, []string{"epsv_all"}},
 		// ftplib's FTP_TLS starts the data TLS handshake only after the

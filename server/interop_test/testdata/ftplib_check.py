@@ -309,6 +309,34 @@ def suite_plain():
         os.remove(os.path.join(ROOT, "huge.bin"))
 
     @check
+    def abor_behind_queued_pwd():
+        # A command pipelined behind a stalled transfer, then ftplib's
+        # abort(): the ABOR acts at once, and the replies come in the
+        # order of the commands: 426 for the transfer, 257 for PWD, then
+        # 226 for ABOR.
+        size = 256 << 20
+        with open(os.path.join(ROOT, "huge.bin"), "wb") as h:
+            h.truncate(size)
+        f.voidcmd("TYPE I")
+        conn = f.transfercmd("RETR huge.bin")
+        got = len(conn.recv(65536))
+        assert got, "no data before ABOR"
+        f.sock.sendall(b"PWD\r\n")  # the client stalls from here on
+        eq(f.abort()[:3], "426", "first reply after ABOR: the transfer's")
+        eq(f.getresp()[:3], "257", "the queued PWD's reply")
+        eq(f.getresp()[:3], "226", "ABOR's own reply")
+        conn.settimeout(10)
+        while True:
+            b = conn.recv(1 << 20)
+            if not b:
+                break
+            got += len(b)
+        conn.close()
+        assert got < size // 2, "client got %d of %d bytes: ABOR waited" % (got, size)
+        eq(f.sendcmd("NOOP")[:4], "200 ", "noop after the queued abort")
+        os.remove(os.path.join(ROOT, "huge.bin"))
+
+    @check
     def active_mode():
         f.set_pasv(False)
         try:
