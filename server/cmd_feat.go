@@ -14,7 +14,7 @@ func (s *session) cmdFEAT(ctx context.Context, _ string) (*ftp.Reply, error) {
 		"EPRT", "EPSV", "MDTM", "MFMT", "SIZE", "REST STREAM", "TVFS", "UTF8",
 		s.mlstFacts.Feature(),
 		"HASH " + hashFeature(s.hashAlgo),
-		"RANG STREAM",
+		"RANG STREAM", "AVBL",
 	}
 	if !s.srv.cfg.DisableActive {
 		feats = append(feats, "PORT")

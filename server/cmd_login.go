@@ -111,6 +111,7 @@ func (s *session) cmdREIN(ctx context.Context, _ string) (*ftp.Reply, error) {
 	s.cwd = "/"
 	s.binary = true
 	s.restOffset = 0
+	s.allocate = 0
 	s.rangeEnd = 0
 	s.renameFrom = ""
 	s.loginDeadline = time.Now().Add(s.srv.cfg.LoginTimeout)

@@ -171,17 +171,17 @@ type upload struct {
 
 // store implements STOR and APPE.
 func (s *session) store(ctx context.Context, verb, arg string, appendMode bool) (*ftp.Reply, error) {
-	offset := s.takeRest()
+	offset, allocate := s.takeRest(), s.takeAllocation()
 	vpath, name := s.resolve(arg)
 	if name == "." {
 		return reply(ftp.CodeBadFileName, "File name not allowed."), nil
 	}
 	t := s.newTransfer(ctx, verb, vpath, true)
-	return t.unlessRefused(s.prepareStore(t, name, offset, appendMode))
+	return t.unlessRefused(s.prepareStore(t, name, offset, allocate, appendMode))
 }
 
 // prepareStore opens the target of STOR or APPE and starts the upload.
-func (s *session) prepareStore(t *transfer, name string, offset int64, appendMode bool) (*ftp.Reply, error) {
+func (s *session) prepareStore(t *transfer, name string, offset, allocate int64, appendMode bool) (*ftp.Reply, error) {
 	fsys := s.user.FS
 	old, err := fsys.Stat(t.ctx, name)
 	switch {
@@ -209,6 +209,9 @@ func (s *session) prepareStore(t *transfer, name string, offset int64, appendMod
 	}
 	if strings.HasPrefix(path.Base(t.vpath), atomicPrefix) {
 		return reply(ftp.CodeBadFileName, "File name not allowed."), nil
+	}
+	if r := s.checkAllocation(t.ctx, name, allocate); r != nil {
+		return r, nil
 	}
 	up := &upload{fsys: fsys, tmp: name, final: name}
 	opts := storage.CreateOptions{Offset: offset, Append: appendMode}
@@ -347,6 +350,9 @@ func (s *session) cmdSTOU(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return nil, err
 	}
 	s.takeRest()
+	if r := s.checkAllocation(ctx, path.Join(s.cwd[1:], "x"), s.takeAllocation()); r != nil {
+		return r, nil
+	}
 	base := strings.TrimSpace(arg)
 	if base == "" {
 		base = "ferry"

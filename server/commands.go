@@ -68,7 +68,8 @@ func init() {
 		"STOR": {(*session).cmdSTOR, needLogin | needArg, "<file>"},
 		"STOU": {(*session).cmdSTOU, needLogin, "[<name>]"},
 		"APPE": {(*session).cmdAPPE, needLogin | needArg, "<file>"},
-		"ALLO": {(*session).cmdALLO, needLogin, "<size>"},
+		"ALLO": {(*session).cmdALLO, needLogin | needArg, "<size> [R <record size>]"},
+		"AVBL": {(*session).cmdAVBL, needLogin, "[<dir>]"},
 		"REST": {(*session).cmdREST, needLogin | needArg, "<offset>"},
 		"RANG": {(*session).cmdRANG, needLogin | needArg, "<start> <end>"},
 		"RNFR": {(*session).cmdRNFR, needLogin | needArg, "<path>"},
@@ -215,10 +216,6 @@ func (s *session) cmdMODE(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return reply(ftp.CodeOK, "Mode set to S."), nil
 	}
 	return reply(ftp.CodeNotImplParam, "Only stream mode (S) is supported."), nil
-}
-
-func (s *session) cmdALLO(ctx context.Context, _ string) (*ftp.Reply, error) {
-	return reply(ftp.CodeNotImplSuperfluous, "ALLO not needed."), nil
 }
 
 func (s *session) cmdACCT(ctx context.Context, _ string) (*ftp.Reply, error) {

@@ -114,6 +114,17 @@ func (q *quotaUsage) charge(bytes int64) {
 	q.bytes += bytes
 }
 
+// room returns how many bytes the byte quota still allows; ok is false
+// when there is no byte cap.
+func (q *quotaUsage) room() (n int64, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.limit.Bytes <= 0 {
+		return 0, false
+	}
+	return max(0, q.limit.Bytes-q.bytes), true
+}
+
 // reserve takes up to n bytes of the byte quota and returns how many it
 // took; fewer than n means the quota is reached.
 func (q *quotaUsage) reserve(n int64) int64 {

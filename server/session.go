@@ -71,6 +71,7 @@ type session struct {
 	cwd        string // virtual absolute path, always clean
 	binary     bool   // TYPE I (true) or TYPE A
 	restOffset int64  // from REST, used by the next RETR/STOR
+	allocate   int64  // from ALLO, checked by the next upload; 0: none
 	rangeEnd   int64  // from RANG, used by the next HASH; 0 means to the end
 	renameFrom string // virtual path from RNFR, used by the next RNTO
 	utf8       bool

@@ -237,7 +237,7 @@ def suite_plain():
 
     @check
     def rfc959_parameters_and_aliases():
-        eq(f.sendcmd("ALLO 1000")[:3], "202", "ALLO")
+        eq(f.sendcmd("ALLO 1000")[:3], "200", "ALLO, checked against the free space")
         eq(f.sendcmd("ACCT x")[:3], "202", "ACCT after login")
         eq(f.sendcmd("STRU F")[:3], "200", "STRU F")
         refused(["504"], "STRU R", f.sendcmd, "STRU R")
