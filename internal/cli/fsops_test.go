@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 )
 
 func TestFsOps(t *testing.T) {
@@ -118,12 +120,34 @@ func TestMeterBars(t *testing.T) {
 	if s := out.String(); !strings.HasPrefix(s, "name.bin  1.0 KiB  ") || !strings.Contains(s, "(resumed at 1.0 KiB)") {
 		t.Errorf("plain line %q", s)
 	}
+}
+
+// TestHumanBytes: one format for sizes and rates, in the plain lines
+// and in the bars alike.
+func TestHumanBytes(t *testing.T) {
 	for _, tt := range []struct {
 		n    int64
 		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {1536, "1.5 KiB"}, {5 << 30, "5.0 GiB"}} {
+	}{{0, "0 B"}, {6, "6 B"}, {1023, "1023 B"}, {1536, "1.5 KiB"}, {300 << 10, "300 KiB"}, {5 << 30, "5.0 GiB"}, {-1, "0 B"}} {
 		if got := humanBytes(tt.n); got != tt.want {
 			t.Errorf("humanBytes(%d) = %q, want %q", tt.n, got, tt.want)
 		}
+	}
+
+	// The bars' decorators (issue #18: the bars wrote "6.0 b / 6.0 b"
+	// and "103.0 b/s" where the lines wrote "6 B").
+	if got, _ := counters().Decor(decor.Statistics{Current: 6, Total: 1536}); got != "6 B / 1.5 KiB" {
+		t.Errorf("counters = %q", got)
+	}
+	sp := speed{decor.EwmaSpeed(0, "%f", 30)}
+	ewma, ok := sp.Unwrap().(decor.EwmaDecorator)
+	if !ok {
+		t.Fatal("speed hides its EWMA decorator from the bar")
+	}
+	for range 20 {
+		ewma.EwmaUpdate(1536, time.Second)
+	}
+	if got, _ := sp.Decor(decor.Statistics{}); got != "1.5 KiB/s" {
+		t.Errorf("speed = %q", got)
 	}
 }

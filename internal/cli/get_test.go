@@ -33,7 +33,7 @@ func TestTransferModes(t *testing.T) {
 			if code != 0 || !strings.Contains(errOut, tt.cmd) || !strings.Contains(errOut, "---> STOR "+name) {
 				t.Fatalf("put: exit %d\n%s\n%s", code, out, errOut)
 			}
-			if !strings.Contains(out, name+"  300.0 KiB") {
+			if !strings.Contains(out, name+"  300 KiB") {
 				t.Errorf("put: no progress line in %q", out)
 			}
 			sameFile(t, filepath.Join(srv.root, name), data)

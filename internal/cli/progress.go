@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
@@ -57,8 +61,8 @@ func (m *meter) expect(n int64) {
 	if m.total == nil {
 		m.total = m.bars.AddBar(m.want,
 			mpb.BarPriority(1<<30), // the total stays at the bottom
-			mpb.PrependDecorators(decor.Name("total", decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f")),
-			mpb.AppendDecorators(decor.AverageSpeed(decor.SizeB1024(0), "% .1f"), decor.Name(" "), decor.AverageETA(decor.ET_STYLE_GO)))
+			mpb.PrependDecorators(decor.Name("total", decor.WCSyncSpaceR), counters()),
+			mpb.AppendDecorators(speed{decor.AverageSpeed(0, "%f")}, decor.Name(" "), decor.AverageETA(decor.ET_STYLE_GO)))
 		return
 	}
 	m.total.SetTotal(m.want, false)
@@ -86,8 +90,8 @@ func (m *meter) start(name string, size, offset int64) *track {
 		}
 		t.bar = m.bars.AddBar(size,
 			mpb.BarRemoveOnComplete(),
-			mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f")),
-			mpb.AppendDecorators(decor.EwmaSpeed(decor.SizeB1024(0), "% .1f", 30), decor.Name(" "), decor.EwmaETA(decor.ET_STYLE_GO, 30)))
+			mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), counters()),
+			mpb.AppendDecorators(speed{decor.EwmaSpeed(0, "%f", 30)}, decor.Name(" "), decor.EwmaETA(decor.ET_STYLE_GO, 30)))
 		if offset > 0 {
 			t.bar.SetCurrent(offset)
 			if m.total != nil {
@@ -156,16 +160,32 @@ func rate(n int64, d time.Duration) int64 {
 	return int64(float64(n) / d.Seconds())
 }
 
-// humanBytes formats n in binary units: "512 B", "1.5 MiB".
+// humanBytes formats n in binary units, as every report of sizes and
+// rates does: "512 B", "1.5 KiB", "300 KiB".
 func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return humanize.IBytes(uint64(max(n, 0)))
 }
+
+// counters is a bar's "done / total" in humanBytes' format; mpb's own
+// counters write "6.0 b / 6.0 b".
+func counters() decor.Decorator {
+	return decor.Any(func(s decor.Statistics) string {
+		return humanBytes(s.Current) + " / " + humanBytes(s.Total)
+	})
+}
+
+// speed shows one of mpb's speed decorators, made without a unit so
+// that it writes bytes per second as a plain "%f" number, in humanBytes'
+// format. Unwrap lets the bar still feed it (EwmaUpdate).
+type speed struct{ decor.Decorator }
+
+func (s speed) Decor(st decor.Statistics) (string, int) {
+	str, width := s.Decorator.Decor(st)
+	bps, err := strconv.ParseFloat(strings.TrimSpace(str), 64)
+	if err != nil {
+		return str, width
+	}
+	return s.Format(humanBytes(int64(math.Round(bps))) + "/s")
+}
+
+func (s speed) Unwrap() decor.Decorator { return s.Decorator }

@@ -190,20 +190,21 @@ func (sh *shell) exec(ctx context.Context, line string) (quit bool, err error) {
 	if rest, ok := strings.CutPrefix(line, "!"); ok {
 		return false, sh.local(ctx, rest)
 	}
-	words, err := splitWords(line)
-	if err != nil {
-		return false, usageError{err}
-	}
-	cmd, ok := lookupCommand(words[0])
+	name := strings.Fields(line)[0]
+	rest := strings.TrimSpace(line[len(name):])
+	cmd, ok := lookupCommand(name)
 	if !ok {
-		return false, usagef("?Invalid command %q; help lists them", words[0])
+		return false, usagef("?Invalid command %q; help lists them", name)
 	}
-	args := words[1:]
+	var args []string
 	if cmd.raw {
-		args = nil
-		if _, rest, ok := strings.Cut(line, words[0]); ok && strings.TrimSpace(rest) != "" {
-			args = []string{strings.TrimSpace(rest)}
+		// The rest unsplit: an FTP command has its own syntax, in which
+		// quotes and backslashes are plain characters.
+		if rest != "" {
+			args = []string{rest}
 		}
+	} else if args, err = splitWords(rest); err != nil {
+		return false, usageError{err}
 	}
 	if len(args) < cmd.min || (cmd.max >= 0 && len(args) > cmd.max) {
 		return false, usagef("usage: %s %s", cmd.name, cmd.usage)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kballard/go-shellquote"
+
 	"github.com/ferry-ftp/ferry/client"
 	"github.com/ferry-ftp/ferry/ftp"
 )
@@ -222,38 +224,20 @@ func (sh *shell) toggleAtomic(b interface {
 	return nil
 }
 
-// splitWords splits a command line at blanks; double quotes group
-// words (for names with spaces) and a backslash escapes the next byte.
+// splitWords splits a command line into words as a POSIX shell would,
+// with no expansion: blanks separate words; single quotes keep what
+// they enclose as it is; double quotes too, except that a backslash
+// escapes a double quote, a backslash, "$" or "`" in them; outside
+// quotes a backslash escapes any character.
 func splitWords(line string) ([]string, error) {
-	var words []string
-	var b strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case c == '\\' && i+1 < len(line):
-			i++
-			b.WriteByte(line[i])
-			inWord = true
-		case c == '"':
-			quoted = !quoted
-			inWord = true
-		case (c == ' ' || c == '\t') && !quoted:
-			if inWord {
-				words = append(words, b.String())
-				b.Reset()
-				inWord = false
-			}
-		default:
-			b.WriteByte(c)
-			inWord = true
-		}
-	}
-	if quoted {
+	words, err := shellquote.Split(line)
+	switch {
+	case errors.Is(err, shellquote.UnterminatedSingleQuoteError), errors.Is(err, shellquote.UnterminatedDoubleQuoteError):
 		return nil, errors.New("unterminated quote")
-	}
-	if inWord {
-		words = append(words, b.String())
+	case errors.Is(err, shellquote.UnterminatedEscapeError):
+		return nil, errors.New("a backslash ends the line: it escapes nothing")
+	case err != nil:
+		return nil, err
 	}
 	return words, nil
 }

@@ -111,19 +111,27 @@ func (r *linerReader) close() {
 // (user's second argument, a URL's), nothing for a blank line.
 func historyLine(s string) string {
 	s = strings.TrimSpace(s)
-	words, err := splitWords(s)
-	if err != nil || len(words) == 0 {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
 		return s
 	}
-	if c, ok := lookupCommand(words[0]); ok {
-		switch c.name {
-		case "user":
-			if len(words) > 2 {
-				return words[0] + " " + words[1]
-			}
-		case "open":
-			return words[0] + " " + redact(strings.Join(words[1:], " "))
+	c, ok := lookupCommand(fields[0])
+	if !ok {
+		return s
+	}
+	switch c.name {
+	case "user":
+		// The name alone; a line that does not split (an apostrophe in
+		// the password) keeps only the command.
+		words, err := splitWords(strings.TrimSpace(s[len(fields[0]):]))
+		switch {
+		case err != nil:
+			return fields[0]
+		case len(words) > 1:
+			return fields[0] + " " + quoteWord(words[0])
 		}
+	case "open":
+		return fields[0] + " " + redact(strings.Join(fields[1:], " "))
 	}
 	return s
 }
@@ -160,14 +168,24 @@ func (sh *shell) complete(ctx context.Context, line string, pos int) (head strin
 // wordStart is where the last word of s begins, by splitWords' rules:
 // blanks inside quotes or after a backslash do not end a word.
 func wordStart(s string) int {
-	start, quoted := 0, false
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\':
+		switch s[i] {
+		case '\\':
 			i++
-		case c == '"':
-			quoted = !quoted
-		case (c == ' ' || c == '\t') && !quoted:
+		case '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return start // an open quote: the word goes on to the end
+			}
+			i += 1 + end
+		case '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case ' ', '\t', '\n':
 			start = i + 1
 		}
 	}
@@ -271,14 +289,18 @@ func unquoteWord(w string) (string, bool) {
 	return words[0], true
 }
 
+// wordSpecials are the characters splitWords splits at or interprets
+// on a line that can be typed (one without a newline).
+const wordSpecials = " \t'\"\\"
+
 // quoteWord escapes what splitWords would split or interpret.
 func quoteWord(s string) string {
-	if !strings.ContainsAny(s, " \t\"\\") {
+	if !strings.ContainsAny(s, wordSpecials) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if strings.ContainsRune(" \t\"\\", r) {
+		if strings.ContainsRune(wordSpecials, r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)

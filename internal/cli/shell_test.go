@@ -102,7 +102,7 @@ binary
 get lines.txt lines-binary.txt
 type
 quote NOOP
-quote SITE NOSUCHTHING
+quote SITE NO'SUCH "THING
 get nosuch.bin
 verbose
 get a.bin a2.bin
@@ -273,20 +273,45 @@ func TestShellWords(t *testing.T) {
 		{`get with\ space`, []string{"get", "with space"}},
 		{"  ls\t-l  ", []string{"ls", "-l"}},
 		{`put ""`, []string{"put", ""}},
+		{`get 'it''s here' "a\b" "\"q\"" don\'t`, []string{"get", "its here", `a\b`, `"q"`, "don't"}},
+		{`cd "$HOME" 'a"b'`, []string{"cd", "$HOME", `a"b`}},
 	} {
 		got, err := splitWords(tc.in)
 		if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) || len(got) != len(tc.want) {
 			t.Errorf("splitWords(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
-	if _, err := splitWords(`get "open`); err == nil {
-		t.Errorf("an unterminated quote was accepted")
+	for _, bad := range []string{`get "open`, `get don't`, `get x\`} {
+		if _, err := splitWords(bad); err == nil {
+			t.Errorf("splitWords(%q): no error", bad)
+		}
+	}
+	for _, tc := range []struct{ line, last string }{
+		{"get a", "a"},
+		{"get ", ""},
+		{`get my\ f`, `my\ f`},
+		{`get it\'s`, `it\'s`},
+		{`get 'a b' c`, "c"},
+		{`get "my f`, `"my f`}, // open quotes: the word goes on
+		{`get 'my f`, `'my f`},
+		{`get "a\" b`, `"a\" b`},
+	} {
+		if got := tc.line[wordStart(tc.line):]; got != tc.last {
+			t.Errorf("the last word of %q is %q, want %q", tc.line, got, tc.last)
+		}
+	}
+	for _, name := range []string{"plain", "my file", `it's "here"`, `back\slash`} {
+		if w, err := splitWords(quoteWord(name)); err != nil || len(w) != 1 || w[0] != name {
+			t.Errorf("quoteWord(%q) = %q splits to %q, %v", name, quoteWord(name), w, err)
+		}
 	}
 	if got := historyLine("user bob secret"); got != "user bob" {
 		t.Errorf("history keeps %q", got)
 	}
-	if got := historyLine("open ftp://bob:secret@host/"); strings.Contains(got, "secret") {
-		t.Errorf("history keeps %q", got)
+	for _, line := range []string{"open ftp://bob:secret@host/", `open "ftp://bob:secret@host/"`, "user bob it's-secret", `user "bob b" "secret"`} {
+		if got := historyLine(line); strings.Contains(got, "secret") || !strings.HasPrefix(got, line[:4]) {
+			t.Errorf("history keeps %q of %q", got, line)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,165 +30,216 @@ const resolveTimeout = 5 * time.Second
 // ctx and a timeout) and reads the TLS key pair, so that a Config that
 // validates can be built without surprises.
 func (c *Config) Validate(ctx context.Context) error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
+	return errors.Join(slices.Concat(
+		c.validateListen(),
+		c.validateTLS(),
+		c.validateProcess(),
+		c.validatePassive(ctx),
+		c.validateTimeouts(),
+		c.validateLimits(),
+		c.validateUsers(),
+		c.validateAnonymous(),
+		c.validateLog(),
+	)...)
+}
 
-	controlPorts := map[uint16]string{}
+// problems collects the errors of one section, each naming its key.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (c *Config) validateListen() []error {
+	var p problems
 	if len(c.Listen) == 0 {
-		bad("listen", "no listener")
+		p.add("listen", "no listener")
 	}
 	for i, l := range c.Listen {
-		key := fmt.Sprintf("listen[%d].address", i)
-		ap, err := ParseListen(l.Address)
-		if err != nil {
-			bad(key, "%v", err)
+		if _, err := ParseListen(l.Address); err != nil {
+			p.add(fmt.Sprintf("listen[%d].address", i), "%v", err)
 			continue
 		}
-		if ap.Port() != 0 {
-			controlPorts[ap.Port()] = key
-		}
 		if l.ImplicitTLS && !c.TLS.Enabled() {
-			bad(fmt.Sprintf("listen[%d].implicit_tls", i), "needs [tls] cert_file and key_file")
+			p.add(fmt.Sprintf("listen[%d].implicit_tls", i), "needs [tls] cert_file and key_file")
 		}
 	}
+	return p
+}
 
-	errs = append(errs, c.validateTLS()...)
+// controlPorts are the fixed ports of the listeners whose address
+// parses, each with its key.
+func (c *Config) controlPorts() map[uint16]string {
+	ports := map[uint16]string{}
+	for i, l := range c.Listen {
+		if ap, err := ParseListen(l.Address); err == nil && ap.Port() != 0 {
+			ports[ap.Port()] = fmt.Sprintf("listen[%d].address", i)
+		}
+	}
+	return ports
+}
 
+func (c *Config) validateProcess() []error {
+	var p problems
 	if c.Process.RunAs != "" {
 		if _, err := user.Lookup(c.Process.RunAs); err != nil {
-			bad("process.run_as", "no such user %q", c.Process.RunAs)
+			p.add("process.run_as", "no such user %q", c.Process.RunAs)
 		}
 	}
+	return p
+}
 
+// validatePassive also resolves passive.address for Build.
+func (c *Config) validatePassive(ctx context.Context) []error {
+	var p problems
 	ports, err := ParsePortRange(c.Passive.Ports)
 	if err != nil {
-		bad("passive.ports", "%v", err)
+		p.add("passive.ports", "%v", err)
 	} else {
-		for p, key := range controlPorts {
-			if ports.Contains(p) {
-				bad("passive.ports", "range %s contains the control port %d of %s", c.Passive.Ports, p, key)
+		for port, key := range c.controlPorts() {
+			if ports.Contains(port) {
+				p.add("passive.ports", "range %s contains the control port %d of %s", c.Passive.Ports, port, key)
 			}
 		}
 	}
 	if c.Passive.Address != "" {
 		addr, err := c.resolve(ctx, c.Passive.Address)
 		if err != nil {
-			bad("passive.address", "%v", err)
+			p.add("passive.address", "%v", err)
 		}
 		c.passiveAddr = addr
 	}
-	if c.Passive.AddressRefresh < 0 {
-		bad("passive.address_refresh", "negative duration %s", c.Passive.AddressRefresh)
-	}
+	p.duration("passive.address_refresh", c.Passive.AddressRefresh)
 	if to := c.Passive.PortMapTo; to != 0 {
 		switch {
 		case to < 1 || to > 65535:
-			bad("passive.port_map_to", "port %d out of 1-65535", to)
+			p.add("passive.port_map_to", "port %d out of 1-65535", to)
 		case err == nil && to+ports.Size()-1 > 65535:
-			bad("passive.port_map_to", "%d plus the %d ports of passive.ports passes 65535", to, ports.Size())
+			p.add("passive.port_map_to", "%d plus the %d ports of passive.ports passes 65535", to, ports.Size())
 		}
 	}
 	for i, n := range c.Passive.Networks {
 		key := fmt.Sprintf("passive.networks[%d]", i)
 		if _, err := netip.ParsePrefix(n.Clients); err != nil {
-			bad(key+".clients", "%q is not a network such as 10.0.0.0/8", n.Clients)
+			p.add(key+".clients", "%q is not a network such as 10.0.0.0/8", n.Clients)
 		}
 		if a, err := netip.ParseAddr(n.Address); err != nil || !a.Unmap().Is4() {
-			bad(key+".address", "%q is not an IPv4 address (PASV can name no other)", n.Address)
+			p.add(key+".address", "%q is not an IPv4 address (PASV can name no other)", n.Address)
 		}
 	}
+	return p
+}
 
-	for _, d := range []struct {
-		key string
-		v   Duration
-	}{
-		{"timeouts.idle", c.Timeouts.Idle},
-		{"timeouts.login", c.Timeouts.Login},
-		{"timeouts.data_connect", c.Timeouts.DataConnect},
-		{"timeouts.data_stall", c.Timeouts.DataStall},
-		{"timeouts.shutdown_grace", c.Timeouts.ShutdownGrace},
-		{"limits.failed_login_delay", c.Limits.FailedLoginDelay},
-		{"limits.ban_window", c.Limits.BanWindow},
-		{"limits.ban_for", c.Limits.BanFor},
-	} {
-		if d.v < 0 {
-			bad(d.key, "negative duration %s", d.v)
-		}
-	}
-	for _, n := range []struct {
-		key string
-		v   int
-	}{
-		{"limits.max_sessions", c.Limits.MaxSessions},
-		{"limits.max_per_ip", c.Limits.MaxPerIP},
-		{"limits.max_login_attempts", c.Limits.MaxLoginAttempts},
-		{"limits.ban_after", c.Limits.BanAfter},
-		{"limits.max_per_user", c.Limits.MaxPerUser},
-		{"limits.command_burst", c.Limits.CommandBurst},
-	} {
-		if n.v < -1 {
-			bad(n.key, "%d: use a count, 0 for the default or -1 for none", n.v)
-		}
-	}
-	if c.Limits.CommandRate < 0 {
-		bad("limits.command_rate", "negative rate %g", c.Limits.CommandRate)
-	}
-	for _, r := range []struct {
-		key string
-		v   int64
-	}{
-		{"limits.download_rate", c.Limits.DownloadRate},
-		{"limits.upload_rate", c.Limits.UploadRate},
-		{"anonymous.download_rate", c.Anonymous.DownloadRate},
-		{"anonymous.upload_rate", c.Anonymous.UploadRate},
-	} {
-		if r.v < 0 {
-			bad(r.key, "negative rate %d", r.v)
-		}
-	}
-	if m := c.Limits.MaxLine; m != 0 && (m < minMaxLine || m > maxMaxLine) {
-		bad("limits.max_line", "%d out of %d-%d", m, minMaxLine, maxMaxLine)
-	}
+func (c *Config) validateTimeouts() []error {
+	var p problems
+	t := c.Timeouts
+	p.duration("timeouts.idle", t.Idle)
+	p.duration("timeouts.login", t.Login)
+	p.duration("timeouts.data_connect", t.DataConnect)
+	p.duration("timeouts.data_stall", t.DataStall)
+	p.duration("timeouts.shutdown_grace", t.ShutdownGrace)
+	return p
+}
 
+func (c *Config) validateLimits() []error {
+	var p problems
+	l := c.Limits
+	p.duration("limits.failed_login_delay", l.FailedLoginDelay)
+	p.duration("limits.ban_window", l.BanWindow)
+	p.duration("limits.ban_for", l.BanFor)
+	p.count("limits.max_sessions", l.MaxSessions)
+	p.count("limits.max_per_ip", l.MaxPerIP)
+	p.count("limits.max_login_attempts", l.MaxLoginAttempts)
+	p.count("limits.ban_after", l.BanAfter)
+	p.count("limits.max_per_user", l.MaxPerUser)
+	p.count("limits.command_burst", l.CommandBurst)
+	if l.CommandRate < 0 {
+		p.add("limits.command_rate", "negative rate %g", l.CommandRate)
+	}
+	p.rates("limits", l.DownloadRate, l.UploadRate)
+	if m := l.MaxLine; m != 0 && (m < minMaxLine || m > maxMaxLine) {
+		p.add("limits.max_line", "%d out of %d-%d", m, minMaxLine, maxMaxLine)
+	}
+	return p
+}
+
+// duration checks that key's duration is not negative.
+func (p *problems) duration(key string, d Duration) {
+	if d < 0 {
+		p.add(key, "negative duration %s", d)
+	}
+}
+
+// count checks key's count: n, 0 for the default or -1 for no limit.
+func (p *problems) count(key string, n int) {
+	if n < -1 {
+		p.add(key, "%d: use a count, 0 for the default or -1 for none", n)
+	}
+}
+
+// rates checks a section's download_rate and upload_rate.
+func (p *problems) rates(section string, download, upload int64) {
+	if download < 0 {
+		p.add(section+".download_rate", "negative rate %d", download)
+	}
+	if upload < 0 {
+		p.add(section+".upload_rate", "negative rate %d", upload)
+	}
+}
+
+// validateUsers also checks that someone can log in: through
+// users.file, --user or [anonymous].
+func (c *Config) validateUsers() []error {
+	var p problems
 	if f := c.Users.File; f != "" {
 		if _, err := os.Stat(c.Path(f)); err != nil {
-			bad("users.file", "%v", err)
+			p.add("users.file", "%v", err)
 		}
 	}
 	for i, q := range c.Users.Quick {
 		key := fmt.Sprintf("--user[%d]", i)
 		if q.Name == "" || q.Password == "" {
-			bad(key, "want NAME:PASSWORD")
+			p.add(key, "want NAME:PASSWORD")
 		}
-		if isDir(q.Home) != nil {
-			bad(key, "home: %v", isDir(q.Home))
-		}
-	}
-	if c.Anonymous.Enabled {
-		if c.Anonymous.Root == "" {
-			bad("anonymous.root", "required when anonymous.enabled")
-		} else if err := isDir(c.Path(c.Anonymous.Root)); err != nil {
-			bad("anonymous.root", "%v", err)
-		}
-		if _, err := auth.ParsePerms(c.Anonymous.Permissions); err != nil {
-			bad("anonymous.permissions", "%v", err)
+		if err := isDir(q.Home); err != nil {
+			p.add(key, "home: %v", err)
 		}
 	}
 	if !c.Anonymous.Enabled && c.Users.File == "" && len(c.Users.Quick) == 0 {
-		bad("users", "nobody can log in: set users.file, enable [anonymous] or give --user")
+		p.add("users", "nobody can log in: set users.file, enable [anonymous] or give --user")
 	}
+	return p
+}
 
+func (c *Config) validateAnonymous() []error {
+	var p problems
+	a := c.Anonymous
+	p.rates("anonymous", a.DownloadRate, a.UploadRate)
+	if !a.Enabled {
+		return p
+	}
+	if a.Root == "" {
+		p.add("anonymous.root", "required when anonymous.enabled")
+	} else if err := isDir(c.Path(a.Root)); err != nil {
+		p.add("anonymous.root", "%v", err)
+	}
+	if _, err := auth.ParsePerms(a.Permissions); err != nil {
+		p.add("anonymous.permissions", "%v", err)
+	}
+	return p
+}
+
+func (c *Config) validateLog() []error {
+	var p problems
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		bad("log.format", "%q is not text or json", c.Log.Format)
+		p.add("log.format", "%q is not text or json", c.Log.Format)
 	}
 	if _, err := ParseLevel(c.Log.Level); err != nil {
-		bad("log.level", "%v", err)
+		p.add("log.level", "%v", err)
 	}
-	return errors.Join(errs...)
+	return p
 }
 
 // Bounds of limits.max_line: RFC 959 commands carry path names, so a
