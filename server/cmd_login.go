@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -40,55 +39,43 @@ func (s *session) cmdPASS(ctx context.Context, arg string) (*ftp.Reply, error) {
 	name := s.pendingUser
 	s.pendingUser = ""
 	ip := s.remote.Addr()
-	var u *User
-	var err error
-	if s.srv.guard.userBanned(name) {
-		// Refused like a wrong password, so the ban does not confirm
-		// that the name exists.
-		err = fmt.Errorf("user %q is banned after repeated failures: %w", name, ErrBadLogin)
-	} else {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		u, err = s.srv.cfg.Auth.Authenticate(ctx, LoginRequest{
-			User: name, Password: arg, Remote: ip, TLS: s.tlsControl,
-		})
-		cancel()
+	if banned, _ := s.srv.guard.ipBanned(ip); banned {
+		// The address was banned after this session opened (by its own
+		// or another session's failures): no more guesses from it.
+		s.logLoginFailure(name, "address banned")
+		s.reply(ftp.CodeNotLoggedIn, "Login incorrect.")
+		s.reply(ftp.CodeServiceUnavailable, "Too many failed logins from your address, closing control connection.")
+		return nil, errQuit
+	}
+	// Every attempt costs one full verification, a locked name's too,
+	// so that the time of the reply tells nothing about the account.
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	u, err := s.srv.cfg.Auth.Authenticate(actx, LoginRequest{
+		User: name, Password: arg, Remote: ip, TLS: s.tlsControl,
+	})
+	cancel()
+	reason := "bad credentials"
+	switch {
+	case err != nil && !errors.Is(err, ErrBadLogin):
+		s.log.Error("authentication backend failed", "user", name, "err", err)
+		reason = "backend error"
+	case err == nil && u != nil && s.srv.guard.userBanned(name):
+		// Refused like a wrong password, so the lock does not confirm
+		// that the name exists, nor that the password was right.
+		u, reason = nil, "user locked"
 	}
 	if err != nil || u == nil {
-		s.loginFailures++
-		if err != nil && !errors.Is(err, ErrBadLogin) {
-			s.log.Error("authentication backend failed", "user", name, "err", err)
-		}
-		delay, banned := s.srv.guard.failed(ip, name, s.srv.cfg.FailedLoginDelay)
-		s.log.Info("login failed", "user", name, "failures", s.loginFailures)
-		if banned {
-			s.log.Warn("address banned after repeated login failures", "ip", ip.String(), "for", s.srv.cfg.Ban.For)
-		}
-		// The delay slows guessing; it runs before the reply so a client
-		// cannot pipeline around it.
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, errQuit
-			}
-		}
-		if max := s.srv.cfg.MaxLoginAttempts; banned || max > 0 && s.loginFailures >= max {
-			s.reply(ftp.CodeNotLoggedIn, "Login incorrect.")
-			s.reply(ftp.CodeServiceUnavailable, "Too many failed logins, closing control connection.")
-			return nil, errQuit
-		}
-		return reply(ftp.CodeNotLoggedIn, "Login incorrect."), nil
+		return s.loginFailed(ctx, name, reason)
 	}
-	s.srv.guard.succeeded(ip, name)
+	s.srv.guard.succeeded(name)
 	st, ok := s.srv.userLogin(u)
 	if !ok {
-		s.log.Info("login refused: too many sessions for user", "user", u.Name)
+		s.logLoginFailure(u.Name, "too many sessions")
 		s.reply(ftp.CodeServiceUnavailable, "Too many sessions for this user, closing control connection.")
 		return nil, errQuit
 	}
 	s.user, s.ustate = u, st
+	s.loggedIn.Store(true)
 	s.cwd = "/"
 	s.setLogger(s.log.With("user", u.Name))
 	s.log.Info("login", "anonymous", u.Anonymous, "tls", s.tlsControl)
@@ -96,6 +83,55 @@ func (s *session) cmdPASS(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return reply(ftp.CodeLoggedIn, "Anonymous access granted, restrictions apply."), nil
 	}
 	return reply(ftp.CodeLoggedIn, "User "+sanitize(u.Name)+" logged in."), nil
+}
+
+// loginFailed answers a failed PASS: it counts the failure, waits the
+// growing delay, and ends the session when this failure banned the
+// address or used up the session's attempts.
+func (s *session) loginFailed(ctx context.Context, name, reason string) (*ftp.Reply, error) {
+	s.loginFailures++
+	ip := s.remote.Addr()
+	out := s.srv.guard.failed(ip, name, s.srv.cfg.FailedLoginDelay)
+	s.logLoginFailure(name, reason)
+	if out.ipBanned {
+		s.log.Warn("address banned after repeated login failures", "ip", ip.String(), "for", s.srv.cfg.Ban.For)
+		// Its other sessions that have not logged in go too: they could
+		// go on guessing past the ban.
+		if n := s.srv.dropUnauthenticated(ip, s); n > 0 {
+			s.log.Info("closed the banned address's other sessions", "ip", ip.String(), "sessions", n)
+		}
+	}
+	if out.userLocked {
+		s.log.Warn("user locked after failed logins from several addresses", "user", name,
+			"addresses", out.addrs, "for", s.srv.cfg.Ban.For)
+	}
+	// The delay slows guessing; it runs before the reply so a client
+	// cannot pipeline around it.
+	if out.delay > 0 {
+		t := time.NewTimer(out.delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, errQuit
+		}
+	}
+	if max := s.srv.cfg.MaxLoginAttempts; out.ipBanned || max > 0 && s.loginFailures >= max {
+		s.reply(ftp.CodeNotLoggedIn, "Login incorrect.")
+		s.reply(ftp.CodeServiceUnavailable, "Too many failed logins, closing control connection.")
+		return nil, errQuit
+	}
+	return reply(ftp.CodeNotLoggedIn, "Login incorrect."), nil
+}
+
+// logLoginFailure writes the one line every failed login gets, at info:
+// msg "login failed" with the client's ip, the user name and a reason
+// from a fixed set (bad credentials, user locked, address banned,
+// backend error, too many sessions). The README gives a fail2ban filter
+// for it; keep its shape.
+func (s *session) logLoginFailure(name, reason string) {
+	s.log.Info("login failed", "ip", s.remote.Addr().String(), "user", name, "reason", reason,
+		"failures", s.loginFailures)
 }
 
 // cmdREIN resets the session to just after the greeting (RFC 959): the
@@ -124,6 +160,7 @@ func (s *session) logout() {
 		s.srv.userLogout(s.user.Name)
 	}
 	s.user, s.ustate = nil, nil
+	s.loggedIn.Store(false)
 }
 
 // sanitize keeps user-supplied text in a reply to one printable line.

@@ -108,8 +108,9 @@ func init() {
 
 // dispatch runs one command and reports whether the session should end.
 func (s *session) dispatch(ctx context.Context, cmd ftp.Command) (quit bool) {
-	if cmd.Verb == "PASS" {
-		s.log.Debug("command", "verb", "PASS", "arg", "****")
+	if cmd.Verb == "PASS" || cmd.Verb == "ACCT" {
+		// Secrets, as the account of ACCT may be: never logged.
+		s.log.Debug("command", "verb", cmd.Verb, "arg", "****")
 	} else {
 		s.log.Debug("command", "verb", cmd.Verb, "arg", cmd.Arg)
 	}

@@ -55,7 +55,9 @@ type session struct {
 	tooLong bool   // the current line passed MaxLineLength
 	telnet  uint8  // Telnet sequence state of the current line
 
-	// Login state.
+	// Login state. loggedIn mirrors user != nil for other goroutines
+	// (a ban closes the sessions of its address that have not logged in).
+	loggedIn      atomic.Bool
 	user          *User
 	ustate        *userState // the user's shared session count and rate limits
 	pendingUser   string     // after USER, before PASS
