@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
 )
 
 // FixedAdvertiser always advertises addr: the public address of a server
@@ -178,7 +180,7 @@ func abandoned(err error) bool {
 // the passive-mode setup: listen is the control listener's address, adv
 // the fixed advertised address (invalid when it is not fixed), r the
 // passive port range in use.
-func AdvertiseWarnings(listen netip.AddrPort, adv netip.Addr, r PortRange) []string {
+func AdvertiseWarnings(listen netip.AddrPort, adv netip.Addr, r ftp.PortRange) []string {
 	var w []string
 	la, adv := listen.Addr().Unmap(), adv.Unmap()
 	if adv.IsValid() {

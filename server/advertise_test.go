@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
 )
 
 var mustAddr = netip.MustParseAddr
@@ -222,12 +224,12 @@ func TestDNSAdvertiserCallerGivesUp(t *testing.T) {
 
 func TestAdvertiseWarnings(t *testing.T) {
 	ap := netip.MustParseAddrPort
-	good := PortRange{Min: 50000, Max: 50099}
+	good := ftp.PortRange{Min: 50000, Max: 50099}
 	tests := []struct {
 		name   string
 		listen netip.AddrPort
 		adv    netip.Addr
-		r      PortRange
+		r      ftp.PortRange
 		want   []string // one substring per expected warning, in order
 	}{
 		{"public setup", ap("0.0.0.0:21"), mustAddr("203.0.113.5"), good, nil},
@@ -240,11 +242,11 @@ func TestAdvertiseWarnings(t *testing.T) {
 		{"public on loopback", ap("127.0.0.1:2121"), mustAddr("203.0.113.5"), good, []string{"loopback"}},
 		{"ipv6 advertised", ap("[::]:21"), mustAddr("2001:db8::1"), good, []string{"IPv6"}},
 		{"unspecified advertised", ap("0.0.0.0:21"), mustAddr("0.0.0.0"), good, []string{"not a unicast"}},
-		{"wide range", ap("0.0.0.0:21"), netip.Addr{}, PortRange{Min: 40000, Max: 41000}, []string{"1001 ports"}},
-		{"1000 is fine", ap("0.0.0.0:21"), netip.Addr{}, PortRange{Min: 40000, Max: 40999}, nil},
-		{"low range", ap("0.0.0.0:2121"), netip.Addr{}, PortRange{Min: 1000, Max: 1100}, []string{"below 1024"}},
+		{"wide range", ap("0.0.0.0:21"), netip.Addr{}, ftp.PortRange{Min: 40000, Max: 41000}, []string{"1001 ports"}},
+		{"1000 is fine", ap("0.0.0.0:21"), netip.Addr{}, ftp.PortRange{Min: 40000, Max: 40999}, nil},
+		{"low range", ap("0.0.0.0:2121"), netip.Addr{}, ftp.PortRange{Min: 1000, Max: 1100}, []string{"below 1024"}},
 		{"control in range", ap("0.0.0.0:50050"), netip.Addr{}, good, []string{"control port 50050"}},
-		{"all at once", ap("[::]:1500"), mustAddr("192.168.0.1"), PortRange{Min: 1, Max: 5000},
+		{"all at once", ap("[::]:1500"), mustAddr("192.168.0.1"), ftp.PortRange{Min: 1, Max: 5000},
 			[]string{"is private", "5000 ports", "below 1024", "control port 1500"}},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/auth"
 	"github.com/ferry-ftp/ferry/server"
 )
@@ -67,7 +68,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		sc.TLS = &tls.Config{Certificates: []tls.Certificate{*c.cert}, MinVersion: v}
 	}
 	if c.Passive.PortMapTo != 0 {
-		sc.PassivePortMap = server.PortMap{From: ports, To: uint16(c.Passive.PortMapTo)}
+		sc.PassivePortMap = ftp.PortMap{From: ports, To: uint16(c.Passive.PortMapTo)}
 	}
 	sc.Advertise = c.advertiser()
 
@@ -124,7 +125,7 @@ func (c *Config) advertiser() server.Advertiser {
 	return h
 }
 
-func (c *Config) warnings(listen []netip.AddrPort, ports server.PortRange, passwords bool) []string {
+func (c *Config) warnings(listen []netip.AddrPort, ports ftp.PortRange, passwords bool) []string {
 	var w []string
 	add := func(s string) {
 		if !slices.Contains(w, s) {
