@@ -135,7 +135,7 @@ type User struct {
 // Perm is a set of permissions granted to a user.
 type Perm uint16
 
-// Permissions, each named as in the users file.
+// Permissions, a bit each; the users file names them (internal/auth).
 const (
 	PermList Perm = 1 << iota
 	PermDownload
@@ -151,13 +151,6 @@ const (
 	PermAll      = PermList | PermDownload | PermUpload | PermOverwrite | PermDelete |
 		PermRename | PermMkdir | PermRmdir | PermChmod
 )
-
-// PermNames maps each permission's users-file name to its bit.
-var PermNames = map[string]Perm{
-	"list": PermList, "download": PermDownload, "upload": PermUpload,
-	"overwrite": PermOverwrite, "delete": PermDelete, "rename": PermRename,
-	"mkdir": PermMkdir, "rmdir": PermRmdir, "chmod": PermChmod,
-}
 
 // Has reports whether every bit of q is in p.
 func (p Perm) Has(q Perm) bool { return p&q == q }

@@ -326,6 +326,24 @@ func TestPermNames(t *testing.T) {
 	if got := strings.Join(PermNames(server.PermReadOnly), ","); got != "list,download" {
 		t.Errorf("PermNames(read-only) = %q", got)
 	}
+	// Every permission has one name, in bit order, so that PermNames
+	// lists a set the way a person wrote it.
+	var all server.Perm
+	for i, pn := range permNames {
+		if pn.bit != server.Perm(1)<<i {
+			t.Errorf("permNames[%d] = %q is bit %#x, want %#x", i, pn.name, pn.bit, 1<<i)
+		}
+		all |= pn.bit
+	}
+	if all != server.PermAll {
+		t.Errorf("named permissions %#x, server.PermAll %#x", all, server.PermAll)
+	}
+	if p, err := ParsePerms([]string{" LIST", "Upload "}); err != nil || p != server.PermList|server.PermUpload {
+		t.Errorf("ParsePerms ignoring case and space = %v, %v", p, err)
+	}
+	if _, err := ParsePerms([]string{"list", "fly"}); err == nil || !strings.Contains(err.Error(), `"fly"`) {
+		t.Errorf("ParsePerms(unknown) error = %v", err)
+	}
 }
 
 // BenchmarkVerify measures one login's hashing at the default cost: the
