@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -123,33 +122,6 @@ func (c *Config) advertiser() server.Advertiser {
 		})
 	}
 	return h
-}
-
-func (c *Config) warnings(listen []netip.AddrPort, ports ftp.PortRange, passwords bool) []string {
-	var w []string
-	add := func(s string) {
-		if !slices.Contains(w, s) {
-			w = append(w, s)
-		}
-	}
-	for _, ap := range listen {
-		for _, s := range server.AdvertiseWarnings(ap, c.passiveAddr, ports) {
-			add(s)
-		}
-		if passwords && !c.TLS.Enabled() && !ap.Addr().IsLoopback() {
-			add(fmt.Sprintf("listening on %s without [tls]: passwords and files cross the network in clear", ap))
-		}
-	}
-	if c.Anonymous.Enabled {
-		perms, _ := auth.ParsePerms(c.Anonymous.Permissions)
-		if perms&^server.PermReadOnly != 0 {
-			add(fmt.Sprintf("anonymous users may change files under %s (anonymous.permissions)", c.Path(c.Anonymous.Root)))
-		}
-	}
-	if c.Passive.AnyPeer || c.Active.AnyPeer {
-		add("passive.any_peer or active.any_peer is on: data connections may involve third hosts (FXP), which bounce attacks abuse")
-	}
-	return w
 }
 
 // banPolicy maps limits.ban_* to the server's policy: ban_after 0 (or
