@@ -62,7 +62,6 @@ type Config struct {
 	LoginTimeout       time.Duration // from connect to successful login (1m)
 	DataConnectTimeout time.Duration // active connect / passive accept (30s)
 	DataStallTimeout   time.Duration // no byte moved on a data connection (2m)
-	ShutdownGrace      time.Duration // Shutdown lets transfers run this long (30s), used by the CLI
 
 	// Limits. Zero means the default in parentheses; negative means none.
 	MaxSessions      int // in total (500)

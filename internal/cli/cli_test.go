@@ -413,6 +413,9 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.Contains(srv.err.String(), "msg=stopped") {
 		t.Errorf("no graceful stop logged: %s", srv.err.String())
 	}
+	if !strings.Contains(srv.err.String(), "grace=5s") {
+		t.Errorf("timeouts.shutdown_grace did not reach the shutdown: %s", srv.err.String())
+	}
 	if strings.Contains(srv.out.String()+srv.err.String(), "Qu1ck-pw") {
 		t.Errorf("the password was printed")
 	}

@@ -46,7 +46,7 @@ type ServeCmd struct {
 const staleTempPrefix = ".ferry-upload-"
 
 // defaultShutdownGrace applies when timeouts.shutdown_grace is zero, as
-// server.Config documents.
+// the configuration's defaults would have it.
 const defaultShutdownGrace = 30 * time.Second
 
 // Run serves until ctx is cancelled, then shuts down gracefully.
@@ -150,7 +150,7 @@ func (s *ServeCmd) Run(ctx context.Context, env *Env) error {
 				return fmt.Errorf("serve: %w", err)
 			}
 		case <-ctx.Done():
-			return shutdown(srv, logger, built.Server.ShutdownGrace, errc, running)
+			return shutdown(srv, logger, built.ShutdownGrace, errc, running)
 		}
 	}
 	return nil

@@ -21,6 +21,10 @@ type Built struct {
 	Store *auth.Store
 	// Listen are the parsed [[listen]] addresses, in order.
 	Listen []netip.AddrPort
+	// ShutdownGrace is how long a graceful stop lets transfers run
+	// (timeouts.shutdown_grace): the deadline of the context given to
+	// Server.Shutdown, which is the caller's to choose, not the server's.
+	ShutdownGrace time.Duration
 	// Warnings are likely mistakes that do not stop the server.
 	Warnings []string
 }
@@ -45,7 +49,6 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		LoginTimeout:       time.Duration(c.Timeouts.Login),
 		DataConnectTimeout: time.Duration(c.Timeouts.DataConnect),
 		DataStallTimeout:   time.Duration(c.Timeouts.DataStall),
-		ShutdownGrace:      time.Duration(c.Timeouts.ShutdownGrace),
 		MaxSessions:        c.Limits.MaxSessions,
 		MaxSessionsPerIP:   c.Limits.MaxPerIP,
 		MaxSessionsPerUser: c.Limits.MaxPerUser,
@@ -86,7 +89,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 	}
 	sc.Auth = store
 
-	b := &Built{Server: sc, Store: store}
+	b := &Built{Server: sc, Store: store, ShutdownGrace: time.Duration(c.Timeouts.ShutdownGrace)}
 	for _, l := range c.Listen {
 		ap, _ := ParseListen(l.Address) // checked by Validate
 		b.Listen = append(b.Listen, ap)

@@ -87,8 +87,8 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 	if b.Server.PassivePorts != (ftp.PortRange{Min: 50000, Max: 50100}) {
 		t.Errorf("passive ports %+v", b.Server.PassivePorts)
 	}
-	if b.Server.IdleTimeout != 5*time.Minute || b.Server.ShutdownGrace != 30*time.Second {
-		t.Errorf("timeouts %v %v", b.Server.IdleTimeout, b.Server.ShutdownGrace)
+	if b.Server.IdleTimeout != 5*time.Minute || b.ShutdownGrace != 30*time.Second {
+		t.Errorf("timeouts %v %v", b.Server.IdleTimeout, b.ShutdownGrace)
 	}
 	if len(b.Listen) != 1 || b.Listen[0] != netip.MustParseAddrPort("127.0.0.1:2121") {
 		t.Errorf("listen %v", b.Listen)
