@@ -19,7 +19,7 @@ import (
 
 // atomicPrefix names the hidden temporaries of atomic uploads; listings
 // never show them and a restart removes stale ones.
-const atomicPrefix = ".ferry-upload-"
+const atomicPrefix = storage.UploadTempPrefix
 
 // xferRecord is what the transfer log line reports.
 type xferRecord struct {

@@ -42,6 +42,13 @@ var (
 	ErrUnsupported = errors.New("operation not supported by this storage")
 )
 
+// UploadTempPrefix begins the base name of the hidden temporary that an
+// atomic upload writes before renaming it into place. The server hides
+// such names from listings and refuses them from clients, and ferry
+// serve removes at start those a crash left behind. Temporaries outlive
+// the process that wrote them, so the prefix must not change.
+const UploadTempPrefix = ".ferry-upload-"
+
 // FS is a user's view of storage.
 type FS interface {
 	// Stat describes name without following a final symbolic link.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/internal/config"
 	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/storage"
 	"github.com/ferry-ftp/ferry/storage/local"
 )
 
@@ -40,10 +41,6 @@ type ServeCmd struct {
 	BanWindow      *time.Duration `placeholder:"DURATION" help:"Window in which failed logins count (limits.ban_window, default 10m)."`
 	BanFor         *time.Duration `placeholder:"DURATION" help:"How long a ban lasts (limits.ban_for, default 10m)."`
 }
-
-// staleTempPrefix is the name prefix of atomic-upload temporaries; a
-// crash leaves them behind, and serve removes them before listening.
-const staleTempPrefix = ".ferry-upload-"
 
 // defaultShutdownGrace applies when timeouts.shutdown_grace is zero, as
 // the configuration's defaults would have it.
@@ -310,7 +307,7 @@ func removeStaleTemps(ctx context.Context, logger *slog.Logger, roots []string) 
 			logger.Warn("stale upload sweep skipped", "root", root, "err", err)
 			continue
 		}
-		n, err := fsys.RemoveStaleTemps(ctx, staleTempPrefix, 0)
+		n, err := fsys.RemoveStaleTemps(ctx, storage.UploadTempPrefix, 0)
 		fsys.Close()
 		if n > 0 {
 			logger.Info("removed stale upload temporaries", "root", root, "count", n)

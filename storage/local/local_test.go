@@ -350,7 +350,7 @@ func TestReadDirCanceled(t *testing.T) {
 }
 
 func TestRemoveStaleTemps(t *testing.T) {
-	const prefix = ".ferry-upload-"
+	const prefix = storage.UploadTempPrefix
 	dir := t.TempDir()
 	old := time.Now().Add(-2 * time.Hour)
 	files := map[string]bool{ // name: should be removed
