@@ -307,7 +307,7 @@ func removeStaleTemps(ctx context.Context, logger *slog.Logger, roots []string) 
 			logger.Warn("stale upload sweep skipped", "root", root, "err", err)
 			continue
 		}
-		n, err := fsys.RemoveStaleTemps(ctx, storage.UploadTempPrefix, 0)
+		n, err := fsys.SweepTemps(ctx, storage.UploadTempPrefix, 0)
 		fsys.Close()
 		if n > 0 {
 			logger.Info("removed stale upload temporaries", "root", root, "count", n)
