@@ -175,6 +175,35 @@ func TestStoreLogins(t *testing.T) {
 	}
 }
 
+// The caller chooses the backend of the homes: without an opener there
+// is no Store, and OpenRoot uses the same one, afresh on every call.
+func TestOpenRoot(t *testing.T) {
+	if _, err := New(Options{Params: cheap}); err == nil {
+		t.Error("New without Options.Open succeeded")
+	}
+	var opened []string
+	fail := errors.New("no such disk")
+	s, err := New(Options{Params: cheap, Open: func(root string) (storage.FS, error) {
+		opened = append(opened, root)
+		if root == "/broken" {
+			return nil, fail
+		}
+		return fakeFS{root: root}, nil
+	}})
+	must(t, err)
+	for range 2 {
+		if f, err := s.OpenRoot("/srv/pub"); err != nil || f.(fakeFS).root != "/srv/pub" {
+			t.Errorf("OpenRoot = %v, %v", f, err)
+		}
+	}
+	if _, err := s.OpenRoot("/broken"); !errors.Is(err, fail) {
+		t.Errorf("OpenRoot(/broken) error = %v, want the opener's", err)
+	}
+	if len(opened) != 3 {
+		t.Errorf("opener called for %q, want once per OpenRoot", opened)
+	}
+}
+
 func TestAnonymousDisabled(t *testing.T) {
 	s, _ := newStore(t, "", nil)
 	if _, err := login(s, "anonymous", ""); !errors.Is(err, server.ErrBadLogin) {

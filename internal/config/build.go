@@ -11,6 +11,8 @@ import (
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/auth"
 	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/storage"
+	"github.com/ferry-ftp/ferry/storage/local"
 )
 
 // Built is what a valid Config turns into.
@@ -74,7 +76,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 	}
 	sc.Advertise = c.advertiser()
 
-	opts := auth.Options{UsersFile: c.Path(c.Users.File)}
+	opts := auth.Options{UsersFile: c.Path(c.Users.File), Open: openHome}
 	for _, q := range c.Users.Quick {
 		opts.Quick = append(opts.Quick, auth.QuickUser{Name: q.Name, Password: q.Password, Home: q.Home})
 	}
@@ -101,6 +103,16 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		}
 	}
 	return b, nil
+}
+
+// openHome opens a user's home (or the anonymous root) as storage: a
+// directory on the local disk, the one backend the configuration offers.
+func openHome(root string) (storage.FS, error) {
+	fsys, err := local.New(root)
+	if err != nil {
+		return nil, err // not a nil *local.FS in a non-nil storage.FS
+	}
+	return fsys, nil
 }
 
 // advertiser builds what PASV replies name: the fixed or DNS-resolved
