@@ -18,7 +18,7 @@ import (
 
 // atomicPrefix names the hidden temporaries of atomic uploads; listings
 // never show them and a restart removes stale ones.
-const atomicPrefix = ".ferry-upload-"
+const atomicPrefix = storage.UploadTempPrefix
 
 func (s *session) cmdREST(_ context.Context, arg string) (*ftp.Reply, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/storage"
 )
 
@@ -33,7 +34,7 @@ type Config struct {
 	TLSReuse TLSReuse
 
 	// Passive data connections.
-	PassivePorts PortRange // empty: a default range (see DefaultPassivePorts)
+	PassivePorts ftp.PortRange // empty: a default range (see DefaultPassivePorts)
 	// Advertise decides the address put in PASV replies; nil: the control
 	// connection's local address.
 	Advertise Advertiser
@@ -44,7 +45,7 @@ type Config struct {
 	// PassivePortMap maps an allocated local port to the port advertised,
 	// for routers that forward public ports to different private ones.
 	// Empty: advertise the local port.
-	PassivePortMap PortMap
+	PassivePortMap ftp.PortMap
 
 	// Active data connections.
 	DisableActive bool
@@ -61,7 +62,6 @@ type Config struct {
 	LoginTimeout       time.Duration // from connect to successful login (1m)
 	DataConnectTimeout time.Duration // active connect / passive accept (30s)
 	DataStallTimeout   time.Duration // no byte moved on a data connection (2m)
-	ShutdownGrace      time.Duration // Shutdown lets transfers run this long (30s), used by the CLI
 
 	// Limits. Zero means the default in parentheses; negative means none.
 	MaxSessions      int // in total (500)
@@ -87,40 +87,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// PortRange is an inclusive range of TCP ports; the zero value is empty.
-type PortRange struct {
-	Min, Max uint16
-}
-
-// Size returns how many ports the range holds.
-func (r PortRange) Size() int {
-	if r.Min == 0 || r.Max < r.Min {
-		return 0
-	}
-	return int(r.Max) - int(r.Min) + 1
-}
-
-// Contains reports whether p is in the range.
-func (r PortRange) Contains(p uint16) bool { return r.Size() > 0 && p >= r.Min && p <= r.Max }
-
 // DefaultPassivePorts is used when Config.PassivePorts is empty: small
 // enough for a firewall rule, large enough for a busy server.
-var DefaultPassivePorts = PortRange{Min: 50000, Max: 50100}
-
-// PortMap translates local passive ports to advertised ones: the local
-// range From maps one-to-one onto the range starting at To.
-type PortMap struct {
-	From PortRange
-	To   uint16
-}
-
-// Map returns the advertised port for a local one.
-func (m PortMap) Map(local uint16) uint16 {
-	if m.To == 0 || !m.From.Contains(local) {
-		return local
-	}
-	return m.To + (local - m.From.Min)
-}
+var DefaultPassivePorts = ftp.PortRange{Min: 50000, Max: 50100}
 
 // Advertiser chooses the IPv4 address a PASV reply names. local is the
 // control connection's local address, remote its peer. An Advertiser must
@@ -165,7 +134,7 @@ type User struct {
 // Perm is a set of permissions granted to a user.
 type Perm uint16
 
-// Permissions, each named as in the users file.
+// Permissions, a bit each; the users file names them (internal/auth).
 const (
 	PermList Perm = 1 << iota
 	PermDownload
@@ -181,13 +150,6 @@ const (
 	PermAll      = PermList | PermDownload | PermUpload | PermOverwrite | PermDelete |
 		PermRename | PermMkdir | PermRmdir | PermChmod
 )
-
-// PermNames maps each permission's users-file name to its bit.
-var PermNames = map[string]Perm{
-	"list": PermList, "download": PermDownload, "upload": PermUpload,
-	"overwrite": PermOverwrite, "delete": PermDelete, "rename": PermRename,
-	"mkdir": PermMkdir, "rmdir": PermRmdir, "chmod": PermChmod,
-}
 
 // Has reports whether every bit of q is in p.
 func (p Perm) Has(q Perm) bool { return p&q == q }

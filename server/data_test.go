@@ -16,7 +16,7 @@ import (
 )
 
 func TestPassiveStaysInRangeAndReplaces(t *testing.T) {
-	var r PortRange
+	var r ftp.PortRange
 	ts := startServer(t, func(c *Config) { r = freePortRange(t, 3); c.PassivePorts = r })
 	c := dial(t, ts.addr)
 	c.login("alice")
@@ -123,12 +123,12 @@ func TestEPSVAll(t *testing.T) {
 }
 
 func TestAdvertisedAddressAndPortMap(t *testing.T) {
-	var r PortRange
+	var r ftp.PortRange
 	ts := startServer(t, func(c *Config) {
 		r = freePortRange(t, 4)
 		c.PassivePorts = r
 		c.Advertise = FixedAdvertiser(netip.MustParseAddr("203.0.113.7"))
-		c.PassivePortMap = PortMap{From: r, To: 60000}
+		c.PassivePortMap = ftp.PortMap{From: r, To: 60000}
 	})
 	c := dial(t, ts.addr)
 	c.login("alice")
@@ -389,7 +389,7 @@ func TestNoAuthIsAnError(t *testing.T) {
 	if _, err := New(Config{}); err == nil {
 		t.Fatal("New without Auth succeeded")
 	}
-	_, err := New(Config{Auth: testAuth{}, PassivePorts: PortRange{Min: 10, Max: 5}})
+	_, err := New(Config{Auth: testAuth{}, PassivePorts: ftp.PortRange{Min: 10, Max: 5}})
 	if err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("swapped range: %v", err)
 	}

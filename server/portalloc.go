@@ -7,20 +7,22 @@ import (
 	"math/rand/v2"
 	"sync"
 	"syscall"
+
+	"github.com/ferry-ftp/ferry/ftp"
 )
 
 // errPortsExhausted means every port of the passive range is taken, by
 // this process or another. The PASV handler answers 425 and logs it.
 var errPortsExhausted = errors.New("no free port in the passive range")
 
-// portAllocator hands out listening ports from a PortRange to passive
+// portAllocator hands out listening ports from an ftp.PortRange to passive
 // data connections. It remembers which ports this process holds, so
 // concurrent sessions never race for the same port, and skips ports the
 // kernel refuses because another program holds them. It never steps
 // outside the range and never lets the kernel pick a port (port 0): a
 // firewall opened for the range would drop anything else.
 type portAllocator struct {
-	r    PortRange
+	r    ftp.PortRange
 	size int
 
 	mu    sync.Mutex
@@ -30,7 +32,7 @@ type portAllocator struct {
 
 // newPortAllocator returns an allocator over r, or over
 // DefaultPassivePorts when r is empty.
-func newPortAllocator(r PortRange) *portAllocator {
+func newPortAllocator(r ftp.PortRange) *portAllocator {
 	if r.Size() == 0 {
 		r = DefaultPassivePorts
 	}

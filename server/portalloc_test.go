@@ -9,15 +9,16 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
 var testLoopback = netip.MustParseAddr("127.0.0.1")
 
 // freePortRange is a passive range of n free ports (see testenv.FreePortRange).
-func freePortRange(t testing.TB, n int) PortRange {
+func freePortRange(t testing.TB, n int) ftp.PortRange {
 	lo, hi := testenv.FreePortRange(t, n)
-	return PortRange{Min: uint16(lo), Max: uint16(hi)}
+	return ftp.PortRange{Min: uint16(lo), Max: uint16(hi)}
 }
 
 // listen binds a Go TCP listener on ip and a port of the range through
@@ -192,7 +193,7 @@ func TestPortAllocatorConcurrent(t *testing.T) {
 // spanning three words with a partial last one.
 func TestPortAllocatorClaim(t *testing.T) {
 	const size = 130
-	a := newPortAllocator(PortRange{Min: 40000, Max: 40000 + size - 1})
+	a := newPortAllocator(ftp.PortRange{Min: 40000, Max: 40000 + size - 1})
 	seen := map[int]bool{}
 	for i := range size {
 		off, _, ok := a.claim(rand.IntN(size), size)
@@ -228,7 +229,7 @@ func TestPortAllocatorClaim(t *testing.T) {
 }
 
 func TestPortAllocatorEmptyRangeUsesDefault(t *testing.T) {
-	a := newPortAllocator(PortRange{})
+	a := newPortAllocator(ftp.PortRange{})
 	if a.r != DefaultPassivePorts {
 		t.Fatalf("empty range became %v, want %v", a.r, DefaultPassivePorts)
 	}

@@ -95,7 +95,7 @@ func New(cfg Config) (*Server, error) {
 		setDefault(&cfg.Ban.For, DefaultBanPolicy.For)
 	}
 	if cfg.PassivePorts.Size() == 0 {
-		if cfg.PassivePorts != (PortRange{}) {
+		if cfg.PassivePorts != (ftp.PortRange{}) {
 			return nil, fmt.Errorf("server: passive port range %d-%d is empty", cfg.PassivePorts.Min, cfg.PassivePorts.Max)
 		}
 		cfg.PassivePorts = DefaultPassivePorts

@@ -1,7 +1,7 @@
 // Package storage is the contract between the FTP server and the place
 // files live. A backend implements FS; optional capabilities that not every
-// backend has (changing modes, setting times) are separate small interfaces
-// found by type assertion, as io/fs does.
+// backend has (changing modes, setting times, sweeping temporaries) are
+// separate small interfaces found by type assertion, as io/fs does.
 //
 // Names are io/fs paths: slash-separated, relative to the backend's root,
 // cleaned, "." for the root itself (see ValidName). Unlike fs.ValidPath,
@@ -41,6 +41,14 @@ var (
 	// ErrUnsupported: the backend cannot do this at all (FTP 502/504).
 	ErrUnsupported = errors.New("operation not supported by this storage")
 )
+
+// UploadTempPrefix begins the base name of the hidden temporary that an
+// atomic upload writes before renaming it into place. The server hides
+// such names from listings and refuses them from clients, and ferry
+// serve removes at start those a crash left behind (TempSweeper).
+// Temporaries outlive the process that wrote them, so the prefix must
+// not change.
+const UploadTempPrefix = ".ferry-upload-"
 
 // FS is a user's view of storage.
 type FS interface {
@@ -120,6 +128,20 @@ type Chtimeser interface {
 // Spacer is implemented by backends that can tell how much space is free.
 type Spacer interface {
 	Available(ctx context.Context, name string) (int64, error)
+}
+
+// TempSweeper is implemented by backends that can remove, in one walk of
+// the whole tree, the regular files whose base name starts with prefix
+// and that were last modified more than olderThan ago: the temporaries
+// of atomic uploads (UploadTempPrefix) that a crash left behind. It is
+// meant for start-up, when every temporary is stale and olderThan is
+// zero (zero or less: any age); a positive olderThan spares uploads in
+// progress when someone else may be writing. The walk does not follow symbolic links and
+// carries on past directories it cannot read, returning the first such
+// error with the number of files removed. A prefix that is empty or
+// holds a slash or a NUL byte fails with fs.ErrInvalid.
+type TempSweeper interface {
+	SweepTemps(ctx context.Context, prefix string, olderThan time.Duration) (removed int, err error)
 }
 
 // ValidName reports whether name is a storage name: "." or slash-separated

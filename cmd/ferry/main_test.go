@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/peertest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
+	"github.com/ferry-ftp/ferry/storage"
 )
 
 // These tests run the real binary: what they check (a process that
@@ -207,7 +208,7 @@ func TestKilledMidUploadLeavesNothing(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	var temps []string
 	for len(temps) == 0 {
-		temps, _ = filepath.Glob(filepath.Join(dir, ".ferry-upload-*"))
+		temps, _ = filepath.Glob(filepath.Join(dir, storage.UploadTempPrefix+"*"))
 		if time.Now().After(deadline) {
 			t.Fatal("no temporary appeared")
 		}
@@ -221,7 +222,7 @@ func TestKilledMidUploadLeavesNothing(t *testing.T) {
 		t.Fatalf("partial upload visible after SIGKILL: %v", err)
 	}
 	startServe(t, args...)
-	if left, _ := filepath.Glob(filepath.Join(dir, ".ferry-upload-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, storage.UploadTempPrefix+"*")); len(left) != 0 {
 		t.Fatalf("stale temporaries after restart: %v", left)
 	}
 }

@@ -175,6 +175,35 @@ func TestStoreLogins(t *testing.T) {
 	}
 }
 
+// The caller chooses the backend of the homes: without an opener there
+// is no Store, and OpenRoot uses the same one, afresh on every call.
+func TestOpenRoot(t *testing.T) {
+	if _, err := New(Options{Params: cheap}); err == nil {
+		t.Error("New without Options.Open succeeded")
+	}
+	var opened []string
+	fail := errors.New("no such disk")
+	s, err := New(Options{Params: cheap, Open: func(root string) (storage.FS, error) {
+		opened = append(opened, root)
+		if root == "/broken" {
+			return nil, fail
+		}
+		return fakeFS{root: root}, nil
+	}})
+	must(t, err)
+	for range 2 {
+		if f, err := s.OpenRoot("/srv/pub"); err != nil || f.(fakeFS).root != "/srv/pub" {
+			t.Errorf("OpenRoot = %v, %v", f, err)
+		}
+	}
+	if _, err := s.OpenRoot("/broken"); !errors.Is(err, fail) {
+		t.Errorf("OpenRoot(/broken) error = %v, want the opener's", err)
+	}
+	if len(opened) != 3 {
+		t.Errorf("opener called for %q, want once per OpenRoot", opened)
+	}
+}
+
 func TestAnonymousDisabled(t *testing.T) {
 	s, _ := newStore(t, "", nil)
 	if _, err := login(s, "anonymous", ""); !errors.Is(err, server.ErrBadLogin) {
@@ -325,6 +354,24 @@ func TestPermNames(t *testing.T) {
 	}
 	if got := strings.Join(PermNames(server.PermReadOnly), ","); got != "list,download" {
 		t.Errorf("PermNames(read-only) = %q", got)
+	}
+	// Every permission has one name, in bit order, so that PermNames
+	// lists a set the way a person wrote it.
+	var all server.Perm
+	for i, pn := range permNames {
+		if pn.bit != server.Perm(1)<<i {
+			t.Errorf("permNames[%d] = %q is bit %#x, want %#x", i, pn.name, pn.bit, 1<<i)
+		}
+		all |= pn.bit
+	}
+	if all != server.PermAll {
+		t.Errorf("named permissions %#x, server.PermAll %#x", all, server.PermAll)
+	}
+	if p, err := ParsePerms([]string{" LIST", "Upload "}); err != nil || p != server.PermList|server.PermUpload {
+		t.Errorf("ParsePerms ignoring case and space = %v, %v", p, err)
+	}
+	if _, err := ParsePerms([]string{"list", "fly"}); err == nil || !strings.Contains(err.Error(), `"fly"`) {
+		t.Errorf("ParsePerms(unknown) error = %v", err)
 	}
 }
 

@@ -23,7 +23,8 @@ type Account struct {
 	// Home is the user's root directory; relative to the users file's
 	// directory unless absolute.
 	Home string `toml:"home"`
-	// Permissions are names from server.PermNames; absent means all.
+	// Permissions are names as PermNames gives them (list, download,
+	// upload, ...), in any case; absent means all.
 	Permissions []string `toml:"permissions,omitempty"`
 	// Disabled refuses the login exactly as a wrong password would.
 	Disabled bool `toml:"disabled,omitempty"`
@@ -233,12 +234,23 @@ func writeUsers(path string, accts []Account) error {
 	return nil
 }
 
-// ParsePerms turns permission names (as in server.PermNames, any case)
-// into a set.
+// permNames are the permissions' names in the users file (and in
+// anonymous.permissions), in bit order.
+var permNames = [...]struct {
+	name string
+	bit  server.Perm
+}{
+	{"list", server.PermList}, {"download", server.PermDownload}, {"upload", server.PermUpload},
+	{"overwrite", server.PermOverwrite}, {"delete", server.PermDelete}, {"rename", server.PermRename},
+	{"mkdir", server.PermMkdir}, {"rmdir", server.PermRmdir}, {"chmod", server.PermChmod},
+}
+
+// ParsePerms turns permission names (as PermNames gives them, in any
+// case) into a set.
 func ParsePerms(names []string) (server.Perm, error) {
 	var p server.Perm
 	for _, n := range names {
-		bit, ok := server.PermNames[strings.ToLower(strings.TrimSpace(n))]
+		bit, ok := permBit(strings.ToLower(strings.TrimSpace(n)))
 		if !ok {
 			return 0, fmt.Errorf("unknown permission %q (want %s)", n, strings.Join(PermNames(server.PermAll), ", "))
 		}
@@ -247,17 +259,22 @@ func ParsePerms(names []string) (server.Perm, error) {
 	return p, nil
 }
 
+// permBit returns the permission named name.
+func permBit(name string) (server.Perm, bool) {
+	for _, pn := range permNames {
+		if pn.name == name {
+			return pn.bit, true
+		}
+	}
+	return 0, false
+}
+
 // PermNames lists the names of the permissions in p, in bit order.
 func PermNames(p server.Perm) []string {
 	var names []string
-	for bit := server.Perm(1); bit != 0 && bit <= server.PermAll; bit <<= 1 {
-		if !p.Has(bit) {
-			continue
-		}
-		for n, b := range server.PermNames {
-			if b == bit {
-				names = append(names, n)
-			}
+	for _, pn := range permNames {
+		if p.Has(pn.bit) {
+			names = append(names, pn.name)
 		}
 	}
 	return names

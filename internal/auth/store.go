@@ -17,7 +17,6 @@ import (
 
 	"github.com/ferry-ftp/ferry/server"
 	"github.com/ferry-ftp/ferry/storage"
-	"github.com/ferry-ftp/ferry/storage/local"
 )
 
 // Options configures a Store.
@@ -29,7 +28,9 @@ type Options struct {
 	Quick []QuickUser
 	// Anonymous enables the anonymous account when not nil.
 	Anonymous *Anonymous
-	// Open opens a user's home; nil: a local directory (storage/local).
+	// Open opens a user's home, or the anonymous root, as storage. It
+	// is required: which backend holds the homes is the caller's choice
+	// (internal/config opens local directories), so auth imports none.
 	Open func(root string) (storage.FS, error)
 	// Concurrency bounds simultaneous hash computations; 0: the number of CPUs.
 	Concurrency int
@@ -83,6 +84,9 @@ type account struct {
 
 // New loads the users file (if any) and hashes the quick users' passwords.
 func New(opts Options) (*Store, error) {
+	if opts.Open == nil {
+		return nil, errors.New("auth: Options.Open is required")
+	}
 	n := opts.Concurrency
 	if n == 0 {
 		n = runtime.NumCPU()
@@ -94,9 +98,6 @@ func New(opts Options) (*Store, error) {
 		open:   opts.Open,
 		hasher: NewHasher(n),
 		fss:    map[string]storage.FS{},
-	}
-	if s.open == nil {
-		s.open = func(root string) (storage.FS, error) { return local.New(root) }
 	}
 	var err error
 	if s.dummy, err = HashWith(rand.Text(), opts.Params); err != nil {
@@ -233,6 +234,18 @@ func (s *Store) Roots() []string {
 	}
 	sort.Strings(roots)
 	return roots
+}
+
+// OpenRoot opens root (one of Roots) with Options.Open, apart from the
+// storage that logins share: the caller closes it if it is an io.Closer.
+// The start-up sweep of stale temporaries runs before the server drops
+// root privileges, and what it opens must not outlive it in sessions.
+func (s *Store) OpenRoot(root string) (storage.FS, error) {
+	f, err := s.open(root)
+	if err != nil {
+		return nil, fmt.Errorf("auth: open %s: %w", root, err)
+	}
+	return f, nil
 }
 
 // Close releases the storage opened for logins. Sessions still using it

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/internal/auth"
+	"github.com/ferry-ftp/ferry/storage"
 )
 
 // runCLI runs the command line in-process with stdin and returns the
@@ -366,7 +367,7 @@ func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users.toml")
 	writeFile(t, users, "")
-	stale := filepath.Join(dir, ".ferry-upload-123")
+	stale := filepath.Join(dir, storage.UploadTempPrefix+"123")
 	writeFile(t, stale, "half")
 	p := freePort(t)
 	cfgFile := filepath.Join(dir, "ferry.toml")
@@ -412,6 +413,9 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(srv.err.String(), "msg=stopped") {
 		t.Errorf("no graceful stop logged: %s", srv.err.String())
+	}
+	if !strings.Contains(srv.err.String(), "grace=5s") {
+		t.Errorf("timeouts.shutdown_grace did not reach the shutdown: %s", srv.err.String())
 	}
 	if strings.Contains(srv.out.String()+srv.err.String(), "Qu1ck-pw") {
 		t.Errorf("the password was printed")

@@ -1,14 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/config"
+	"github.com/ferry-ftp/ferry/internal/firewall"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
@@ -157,4 +163,79 @@ func TestFirewallOutputLoads(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFirewallSpec(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ferry.toml")
+	writeFile(t, file, `
+[[listen]]
+address = "192.0.2.10:21"
+[[listen]]
+address = "[2001:db8::10]:990"
+implicit_tls = true
+[passive]
+ports = "40000-40009"
+port_map_to = 60000
+[active]
+enabled = true
+from_port_20 = true
+`)
+	c, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := firewallSpec(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := firewall.Spec{
+		Control:           []netip.AddrPort{netip.MustParseAddrPort("192.0.2.10:21")},
+		Implicit:          []netip.AddrPort{netip.MustParseAddrPort("[2001:db8::10]:990")},
+		Passive:           ftp.PortRange{Min: 40000, Max: 40009},
+		PassiveAdvertised: ftp.PortRange{Min: 60000, Max: 60009},
+		Active:            true,
+		ActiveFromPort20:  true,
+	}
+	if !equalSpec(s, want) {
+		t.Errorf("firewallSpec:\n got %+v\nwant %+v", s, want)
+	}
+
+	// The defaults: loopback, the default range, active on.
+	s, err = firewallSpec(config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Control) != 1 || s.Control[0].String() != "127.0.0.1:2121" || s.Passive.Size() != 101 || !s.Active {
+		t.Errorf("firewallSpec(Default()) = %+v", s)
+	}
+
+	bad := config.Default()
+	bad.Listen = []config.Listen{{Address: "localhost:21"}, {Address: ":0"}}
+	bad.Passive.Ports = "9-1"
+	_, err = firewallSpec(bad)
+	for _, key := range []string{"listen[0].address", "listen[1].address: port 0", "passive.ports"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("want an error naming %q, got %v", key, err)
+		}
+	}
+}
+
+func TestFirewallSpecOfExampleConfig(t *testing.T) {
+	c, err := config.Load(filepath.Join("..", "..", "ferry.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := firewallSpec(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := firewall.Write(new(bytes.Buffer), s, firewall.NFTables); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equalSpec(a, b firewall.Spec) bool {
+	return slices.Equal(a.Control, b.Control) && slices.Equal(a.Implicit, b.Implicit) && a.Passive == b.Passive &&
+		a.PassiveAdvertised == b.PassiveAdvertised && a.Active == b.Active &&
+		a.ActiveFromPort20 == b.ActiveFromPort20 && a.ActiveAnyPeer == b.ActiveAnyPeer && slices.Equal(a.Allow, b.Allow)
 }

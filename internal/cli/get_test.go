@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/peertest"
 	"github.com/ferry-ftp/ferry/server"
 )
@@ -254,7 +255,7 @@ func TestVerifyMismatch(t *testing.T) {
 func TestAutoFallback(t *testing.T) {
 	srv := startFTP(t, false, func(c *server.Config) {
 		lo, _ := peertest.FreePortRange(t, 16)
-		c.PassivePortMap = server.PortMap{From: c.PassivePorts, To: uint16(lo)}
+		c.PassivePortMap = ftp.PortMap{From: c.PassivePorts, To: uint16(lo)}
 	})
 	writeFile(t, filepath.Join(srv.root, "f.txt"), "fallback")
 	code, _, errOut := ferry(t, "cat", srv.url("f.txt"))

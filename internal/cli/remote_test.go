@@ -84,7 +84,7 @@ func startFTP(t *testing.T, withTLS bool, tweak ...func(*server.Config)) *ftpSer
 	lo, hi := peertest.FreePortRange(t, 16)
 	cfg := server.Config{
 		Auth:             s,
-		PassivePorts:     server.PortRange{Min: uint16(lo), Max: uint16(hi)},
+		PassivePorts:     ftp.PortRange{Min: uint16(lo), Max: uint16(hi)},
 		FailedLoginDelay: time.Millisecond,
 		Logger:           slog.New(slog.DiscardHandler),
 	}

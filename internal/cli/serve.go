@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -14,9 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/auth"
 	"github.com/ferry-ftp/ferry/internal/config"
 	"github.com/ferry-ftp/ferry/server"
-	"github.com/ferry-ftp/ferry/storage/local"
+	"github.com/ferry-ftp/ferry/storage"
 )
 
 // ServeCmd is `ferry serve`.
@@ -41,12 +43,8 @@ type ServeCmd struct {
 	BanFor         *time.Duration `placeholder:"DURATION" help:"How long a ban lasts (limits.ban_for, default 10m)."`
 }
 
-// staleTempPrefix is the name prefix of atomic-upload temporaries; a
-// crash leaves them behind, and serve removes them before listening.
-const staleTempPrefix = ".ferry-upload-"
-
 // defaultShutdownGrace applies when timeouts.shutdown_grace is zero, as
-// server.Config documents.
+// the configuration's defaults would have it.
 const defaultShutdownGrace = 30 * time.Second
 
 // Run serves until ctx is cancelled, then shuts down gracefully.
@@ -77,7 +75,7 @@ func (s *ServeCmd) Run(ctx context.Context, env *Env) error {
 		logger.Warn(w)
 	}
 	if cfg.Uploads.Atomic {
-		removeStaleTemps(ctx, logger, built.Store.Roots())
+		removeStaleTemps(ctx, logger, built.Store)
 	}
 
 	srv, err := server.New(built.Server)
@@ -150,7 +148,7 @@ func (s *ServeCmd) Run(ctx context.Context, env *Env) error {
 				return fmt.Errorf("serve: %w", err)
 			}
 		case <-ctx.Done():
-			return shutdown(srv, logger, built.Server.ShutdownGrace, errc, running)
+			return shutdown(srv, logger, built.ShutdownGrace, errc, running)
 		}
 	}
 	return nil
@@ -302,21 +300,29 @@ func connectAddr(a net.Addr) string {
 }
 
 // removeStaleTemps deletes the atomic-upload temporaries that a crash
-// left under each root. Nothing is serving yet, so every one is stale.
-func removeStaleTemps(ctx context.Context, logger *slog.Logger, roots []string) {
-	for _, root := range roots {
-		fsys, err := local.New(root)
+// left under each root of store, on storage that can sweep them
+// (storage.TempSweeper). Nothing is serving yet, so every one is stale.
+func removeStaleTemps(ctx context.Context, logger *slog.Logger, store *auth.Store) {
+	for _, root := range store.Roots() {
+		fsys, err := store.OpenRoot(root)
 		if err != nil {
 			logger.Warn("stale upload sweep skipped", "root", root, "err", err)
 			continue
 		}
-		n, err := fsys.RemoveStaleTemps(ctx, staleTempPrefix, 0)
-		fsys.Close()
-		if n > 0 {
-			logger.Info("removed stale upload temporaries", "root", root, "count", n)
+		sw, ok := fsys.(storage.TempSweeper)
+		if !ok {
+			logger.Warn("stale upload sweep skipped: the storage cannot sweep", "root", root)
+		} else {
+			n, err := sw.SweepTemps(ctx, storage.UploadTempPrefix, 0)
+			if n > 0 {
+				logger.Info("removed stale upload temporaries", "root", root, "count", n)
+			}
+			if err != nil {
+				logger.Warn("stale upload sweep incomplete", "root", root, "err", err)
+			}
 		}
-		if err != nil {
-			logger.Warn("stale upload sweep incomplete", "root", root, "err", err)
+		if c, ok := fsys.(io.Closer); ok {
+			c.Close()
 		}
 	}
 }

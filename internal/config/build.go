@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/auth"
 	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/storage"
+	"github.com/ferry-ftp/ferry/storage/local"
 )
 
 // Built is what a valid Config turns into.
@@ -21,6 +23,10 @@ type Built struct {
 	Store *auth.Store
 	// Listen are the parsed [[listen]] addresses, in order.
 	Listen []netip.AddrPort
+	// ShutdownGrace is how long a graceful stop lets transfers run
+	// (timeouts.shutdown_grace): the deadline of the context given to
+	// Server.Shutdown, which is the caller's to choose, not the server's.
+	ShutdownGrace time.Duration
 	// Warnings are likely mistakes that do not stop the server.
 	Warnings []string
 }
@@ -45,7 +51,6 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		LoginTimeout:       time.Duration(c.Timeouts.Login),
 		DataConnectTimeout: time.Duration(c.Timeouts.DataConnect),
 		DataStallTimeout:   time.Duration(c.Timeouts.DataStall),
-		ShutdownGrace:      time.Duration(c.Timeouts.ShutdownGrace),
 		MaxSessions:        c.Limits.MaxSessions,
 		MaxSessionsPerIP:   c.Limits.MaxPerIP,
 		MaxSessionsPerUser: c.Limits.MaxPerUser,
@@ -67,11 +72,11 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		sc.TLS = &tls.Config{Certificates: []tls.Certificate{*c.cert}, MinVersion: v}
 	}
 	if c.Passive.PortMapTo != 0 {
-		sc.PassivePortMap = server.PortMap{From: ports, To: uint16(c.Passive.PortMapTo)}
+		sc.PassivePortMap = ftp.PortMap{From: ports, To: uint16(c.Passive.PortMapTo)}
 	}
 	sc.Advertise = c.advertiser()
 
-	opts := auth.Options{UsersFile: c.Path(c.Users.File)}
+	opts := auth.Options{UsersFile: c.Path(c.Users.File), Open: openHome}
 	for _, q := range c.Users.Quick {
 		opts.Quick = append(opts.Quick, auth.QuickUser{Name: q.Name, Password: q.Password, Home: q.Home})
 	}
@@ -86,7 +91,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 	}
 	sc.Auth = store
 
-	b := &Built{Server: sc, Store: store}
+	b := &Built{Server: sc, Store: store, ShutdownGrace: time.Duration(c.Timeouts.ShutdownGrace)}
 	for _, l := range c.Listen {
 		ap, _ := ParseListen(l.Address) // checked by Validate
 		b.Listen = append(b.Listen, ap)
@@ -98,6 +103,16 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		}
 	}
 	return b, nil
+}
+
+// openHome opens a user's home (or the anonymous root) as storage: a
+// directory on the local disk, the one backend the configuration offers.
+func openHome(root string) (storage.FS, error) {
+	fsys, err := local.New(root)
+	if err != nil {
+		return nil, err // not a nil *local.FS in a non-nil storage.FS
+	}
+	return fsys, nil
 }
 
 // advertiser builds what PASV replies name: the fixed or DNS-resolved
@@ -122,33 +137,6 @@ func (c *Config) advertiser() server.Advertiser {
 		})
 	}
 	return h
-}
-
-func (c *Config) warnings(listen []netip.AddrPort, ports server.PortRange, passwords bool) []string {
-	var w []string
-	add := func(s string) {
-		if !slices.Contains(w, s) {
-			w = append(w, s)
-		}
-	}
-	for _, ap := range listen {
-		for _, s := range server.AdvertiseWarnings(ap, c.passiveAddr, ports) {
-			add(s)
-		}
-		if passwords && !c.TLS.Enabled() && !ap.Addr().IsLoopback() {
-			add(fmt.Sprintf("listening on %s without [tls]: passwords and files cross the network in clear", ap))
-		}
-	}
-	if c.Anonymous.Enabled {
-		perms, _ := auth.ParsePerms(c.Anonymous.Permissions)
-		if perms&^server.PermReadOnly != 0 {
-			add(fmt.Sprintf("anonymous users may change files under %s (anonymous.permissions)", c.Path(c.Anonymous.Root)))
-		}
-	}
-	if c.Passive.AnyPeer || c.Active.AnyPeer {
-		add("passive.any_peer or active.any_peer is on: data connections may involve third hosts (FXP), which bounce attacks abuse")
-	}
-	return w
 }
 
 // banPolicy maps limits.ban_* to the server's policy: ban_after 0 (or

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
 )
@@ -83,11 +84,11 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 	if got, want := c.Path(c.Anonymous.Root), filepath.Join(dir, "pub"); got != want {
 		t.Errorf("anonymous root %q, want %q", got, want)
 	}
-	if b.Server.PassivePorts != (server.PortRange{Min: 50000, Max: 50100}) {
+	if b.Server.PassivePorts != (ftp.PortRange{Min: 50000, Max: 50100}) {
 		t.Errorf("passive ports %+v", b.Server.PassivePorts)
 	}
-	if b.Server.IdleTimeout != 5*time.Minute || b.Server.ShutdownGrace != 30*time.Second {
-		t.Errorf("timeouts %v %v", b.Server.IdleTimeout, b.Server.ShutdownGrace)
+	if b.Server.IdleTimeout != 5*time.Minute || b.ShutdownGrace != 30*time.Second {
+		t.Errorf("timeouts %v %v", b.Server.IdleTimeout, b.ShutdownGrace)
 	}
 	if len(b.Listen) != 1 || b.Listen[0] != netip.MustParseAddrPort("127.0.0.1:2121") {
 		t.Errorf("listen %v", b.Listen)
@@ -322,7 +323,7 @@ func TestQuickUsers(t *testing.T) {
 }
 
 func TestParsePortRange(t *testing.T) {
-	for in, want := range map[string]server.PortRange{
+	for in, want := range map[string]ftp.PortRange{
 		"50000-50100": {Min: 50000, Max: 50100},
 		" 1 - 1 ":     {Min: 1, Max: 1},
 		"65535":       {Min: 65535, Max: 65535},

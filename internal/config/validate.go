@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/auth"
 	"github.com/ferry-ftp/ferry/server"
 )
@@ -341,26 +342,26 @@ func isDir(path string) error {
 
 // ParsePortRange parses "MIN-MAX" (or a single port) into a range of
 // ports in 1-65535.
-func ParsePortRange(s string) (server.PortRange, error) {
+func ParsePortRange(s string) (ftp.PortRange, error) {
 	lo, hi, found := strings.Cut(strings.TrimSpace(s), "-")
 	if !found {
 		hi = lo
 	}
 	min, err := parsePort(lo)
 	if err != nil {
-		return server.PortRange{}, err
+		return ftp.PortRange{}, err
 	}
 	max, err := parsePort(hi)
 	if err != nil {
-		return server.PortRange{}, err
+		return ftp.PortRange{}, err
 	}
 	if min == 0 || max == 0 {
-		return server.PortRange{}, errors.New("port 0 in a range")
+		return ftp.PortRange{}, errors.New("port 0 in a range")
 	}
 	if min > max {
-		return server.PortRange{}, fmt.Errorf("min %d > max %d", min, max)
+		return ftp.PortRange{}, fmt.Errorf("min %d > max %d", min, max)
 	}
-	return server.PortRange{Min: min, Max: max}, nil
+	return ftp.PortRange{Min: min, Max: max}, nil
 }
 
 func parsePort(s string) (uint16, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/client"
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/peertest"
 	"github.com/ferry-ftp/ferry/server"
 )
@@ -77,7 +78,7 @@ func channel(t *testing.T, rep *Report, side, for_ string) Channel {
 }
 
 func TestAllModesWork(t *testing.T) {
-	var ports server.PortRange
+	var ports ftp.PortRange
 	host, port := startServer(t, func(c *server.Config) { ports = c.PassivePorts })
 	rep := diagnose(t, Options{Host: host, Port: port})
 
@@ -125,7 +126,7 @@ func TestAllModesWork(t *testing.T) {
 func TestPassiveRangeUnreachable(t *testing.T) {
 	closed, _ := peertest.FreePortRange(t, 8)
 	host, port := startServer(t, func(c *server.Config) {
-		c.PassivePortMap = server.PortMap{From: c.PassivePorts, To: uint16(closed)}
+		c.PassivePortMap = ftp.PortMap{From: c.PassivePorts, To: uint16(closed)}
 	})
 	rep := diagnose(t, Options{Host: host, Port: port})
 

@@ -60,7 +60,7 @@ func startServer(t *testing.T, mutate func(*server.Config)) (host string, port i
 	lo, hi := peertest.FreePortRange(t, 8)
 	cfg := server.Config{
 		Auth:         anonAuth{root: root},
-		PassivePorts: server.PortRange{Min: uint16(lo), Max: uint16(hi)},
+		PassivePorts: ftp.PortRange{Min: uint16(lo), Max: uint16(hi)},
 		Logger:       slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if mutate != nil {

@@ -24,12 +24,12 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/ftp"
 )
 
 // Spec is what the rules depend on: a neutral description of a server's
 // listeners and data-connection modes, built from the configuration by
-// FromConfig or by hand.
+// the command line (ferry firewall) or by hand.
 type Spec struct {
 	// Control are the plain control listeners (AUTH TLS may follow).
 	Control []netip.AddrPort
@@ -37,12 +37,12 @@ type Spec struct {
 	Implicit []netip.AddrPort
 	// Passive is the local passive port range: the ports the server binds
 	// and so the ports this host's firewall sees.
-	Passive server.PortRange
+	Passive ftp.PortRange
 	// PassiveAdvertised is the range PASV and EPSV replies name when a
 	// port map is configured (passive.port_map_to); zero: none. The router
 	// in front of the host translates it to Passive, so the host firewall
 	// never sees these ports: they appear only in a note for the router.
-	PassiveAdvertised server.PortRange
+	PassiveAdvertised ftp.PortRange
 	// Active allows PORT/EPRT: the server opens data connections.
 	Active bool
 	// ActiveFromPort20 makes active connections leave from the control

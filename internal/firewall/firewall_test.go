@@ -12,14 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-ftp/ferry/internal/config"
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/testenv"
-	"github.com/ferry-ftp/ferry/server"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
-var passive = server.PortRange{Min: 50000, Max: 50100}
+var passive = ftp.PortRange{Min: 50000, Max: 50100}
 
 func aps(ss ...string) []netip.AddrPort {
 	var out []netip.AddrPort
@@ -42,7 +41,7 @@ var cases = []struct {
 	{"ipv6", Spec{Control: aps("[2001:db8::10]:21", "192.0.2.10:21"), Passive: passive, Active: true, ActiveFromPort20: true}},
 	{"ipv6-only", Spec{Control: aps("[2001:db8::10]:21", "[2001:db8::11]:21"), Passive: passive}},
 	{"specific-ip", Spec{Control: aps("192.0.2.10:2121", "198.51.100.7:2121"), Passive: passive, Active: true, ActiveFromPort20: true}},
-	{"port-map", Spec{Control: aps("[::]:21"), Passive: passive, PassiveAdvertised: server.PortRange{Min: 40000, Max: 40100}, Active: true, ActiveAnyPeer: true, Allow: []uint16{22}}},
+	{"port-map", Spec{Control: aps("[::]:21"), Passive: passive, PassiveAdvertised: ftp.PortRange{Min: 40000, Max: 40100}, Active: true, ActiveAnyPeer: true, Allow: []uint16{22}}},
 }
 
 func TestGolden(t *testing.T) {
@@ -175,7 +174,7 @@ func TestInvalid(t *testing.T) {
 		{"no listener", Spec{Passive: passive}, "no control listener"},
 		{"port 0", Spec{Control: aps("127.0.0.1:0"), Passive: passive}, "port 0"},
 		{"no passive", Spec{Control: aps("[::]:21")}, "no passive port range"},
-		{"advertised size", Spec{Control: aps("[::]:21"), Passive: passive, PassiveAdvertised: server.PortRange{Min: 1, Max: 2}}, "not the size"},
+		{"advertised size", Spec{Control: aps("[::]:21"), Passive: passive, PassiveAdvertised: ftp.PortRange{Min: 1, Max: 2}}, "not the size"},
 	} {
 		err := Write(new(bytes.Buffer), c.spec, NFTables)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -227,96 +226,6 @@ func check(t *testing.T, rules []byte, tool string, args ...string) {
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s\nrules:\n%s", tool, strings.Join(args, " "), err, out, rules)
 	}
-}
-
-func TestFromConfig(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "ferry.toml")
-	body := `
-[[listen]]
-address = "192.0.2.10:21"
-[[listen]]
-address = "[2001:db8::10]:990"
-implicit_tls = true
-[passive]
-ports = "40000-40009"
-port_map_to = 60000
-[active]
-enabled = true
-from_port_20 = true
-`
-	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := FromConfig(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Spec{
-		Control:           aps("192.0.2.10:21"),
-		Implicit:          aps("[2001:db8::10]:990"),
-		Passive:           server.PortRange{Min: 40000, Max: 40009},
-		PassiveAdvertised: server.PortRange{Min: 60000, Max: 60009},
-		Active:            true,
-		ActiveFromPort20:  true,
-	}
-	if !equalSpec(s, want) {
-		t.Errorf("FromConfig:\n got %+v\nwant %+v", s, want)
-	}
-
-	// The defaults: loopback, the default range, active on.
-	s, err = FromConfig(config.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Control) != 1 || s.Control[0].String() != "127.0.0.1:2121" || s.Passive.Size() != 101 || !s.Active {
-		t.Errorf("FromConfig(Default()) = %+v", s)
-	}
-
-	bad := config.Default()
-	bad.Listen = []config.Listen{{Address: "localhost:21"}, {Address: ":0"}}
-	bad.Passive.Ports = "9-1"
-	_, err = FromConfig(bad)
-	for _, key := range []string{"listen[0].address", "listen[1].address: port 0", "passive.ports"} {
-		if err == nil || !strings.Contains(err.Error(), key) {
-			t.Errorf("want an error naming %q, got %v", key, err)
-		}
-	}
-}
-
-func TestFromExampleConfig(t *testing.T) {
-	c, err := config.Load(filepath.Join("..", "..", "ferry.example.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := FromConfig(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Write(new(bytes.Buffer), s, NFTables); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func equalSpec(a, b Spec) bool {
-	eq := func(x, y []netip.AddrPort) bool {
-		if len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if x[i] != y[i] {
-				return false
-			}
-		}
-		return true
-	}
-	return eq(a.Control, b.Control) && eq(a.Implicit, b.Implicit) && a.Passive == b.Passive &&
-		a.PassiveAdvertised == b.PassiveAdvertised && a.Active == b.Active &&
-		a.ActiveFromPort20 == b.ActiveFromPort20 && a.ActiveAnyPeer == b.ActiveAnyPeer && len(a.Allow) == len(b.Allow)
 }
 
 // TestUFWScriptDryRun runs every ufw script with ufw replaced by

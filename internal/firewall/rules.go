@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/ftp"
 )
 
 // family is the address family a rule applies to.
@@ -34,14 +34,14 @@ func (sc scope) has(f family) bool { return sc.family == both || sc.family == f 
 type rule struct {
 	out     bool
 	scope   scope
-	server  server.PortRange // the server's port(s)
-	client  server.PortRange // the client's port(s); zero: any
+	server  ftp.PortRange // the server's port(s)
+	client  ftp.PortRange // the client's port(s); zero: any
 	comment string
 }
 
 var (
-	unprivileged = server.PortRange{Min: 1024, Max: 65535}
-	anyPort      = server.PortRange{Min: 1, Max: 65535}
+	unprivileged = ftp.PortRange{Min: 1024, Max: 65535}
+	anyPort      = ftp.PortRange{Min: 1, Max: 65535}
 )
 
 // rules lists the channels of s in a fixed order: control listeners in
@@ -93,7 +93,7 @@ func (s Spec) rules() []rule {
 	if s.ActiveAnyPeer {
 		client = anyPort
 	}
-	active := func(src server.PortRange, addrs []netip.Addr) {
+	active := func(src ftp.PortRange, addrs []netip.Addr) {
 		for _, sc := range scopes(addrs) {
 			rs = append(rs, rule{out: true, scope: sc, server: src, client: client,
 				comment: fmt.Sprintf("active data (server %s -> client %s)", portsText(src), portsText(client))})
@@ -164,11 +164,11 @@ func scopes(addrs []netip.Addr) []scope {
 	return out
 }
 
-func single(p uint16) server.PortRange { return server.PortRange{Min: p, Max: p} }
+func single(p uint16) ftp.PortRange { return ftp.PortRange{Min: p, Max: p} }
 
 // portsText writes a range in the analysis's terms: "21", ">1023",
 // "any" or "50000-50100".
-func portsText(r server.PortRange) string {
+func portsText(r ftp.PortRange) string {
 	switch {
 	case r == unprivileged:
 		return ">1023"
@@ -181,7 +181,7 @@ func portsText(r server.PortRange) string {
 }
 
 // ports writes a range with sep between its ends, as each tool wants it.
-func ports(r server.PortRange, sep string) string {
+func ports(r ftp.PortRange, sep string) string {
 	if r.Min == r.Max {
 		return fmt.Sprint(r.Min)
 	}

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/netlab"
 	"github.com/ferry-ftp/ferry/internal/testenv"
-	"github.com/ferry-ftp/ferry/server"
 )
 
 // Scenario 1: passive mode through both NATs.
@@ -399,8 +399,8 @@ func (p *helperProc) send(t *testing.T, s string) {
 
 // Scenario 6: the router maps public ports onto a different private range.
 func TestPortMapping(t *testing.T) {
-	private := server.PortRange{Min: 50000, Max: 50100}
-	public := server.PortRange{Min: 60000, Max: 60100}
+	private := ftp.PortRange{Min: 50000, Max: 50100}
+	public := ftp.PortRange{Min: 60000, Max: 60100}
 	lab := netlab.Start(t, netlab.Options{PassivePorts: private, PublicPassivePorts: public})
 	fix := newFixture(t)
 

@@ -36,8 +36,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/testenv"
-	"github.com/ferry-ftp/ferry/server"
 )
 
 // Host is a role in the lab; each has its own network namespace.
@@ -74,16 +74,23 @@ var (
 // Options say otherwise: inside a fresh namespace it is always free.
 const DefaultControlPort = 21
 
+// defaultPassivePorts is the passive range ServerRouter forwards unless
+// Options say otherwise: the default of scripts/netlab.sh and of ferry
+// serve (passive.ports), so that a server started with its defaults
+// works in the lab. netlab does not import the server to ask it: the
+// lab runs the ferry binary and only speaks of ports.
+var defaultPassivePorts = ftp.PortRange{Min: 50000, Max: 50100}
+
 // Options shape ServerRouter's port forwarding.
 type Options struct {
 	// ControlPort is forwarded from ServerPublicIPv4; 0: DefaultControlPort.
 	ControlPort uint16
 	// PassivePorts is the server's private passive range; empty:
-	// server.DefaultPassivePorts.
-	PassivePorts server.PortRange
+	// 50000-50100 (defaultPassivePorts).
+	PassivePorts ftp.PortRange
 	// PublicPassivePorts is the public range forwarded one to one onto
 	// PassivePorts; empty: the same ports.
-	PublicPassivePorts server.PortRange
+	PublicPassivePorts ftp.PortRange
 }
 
 // Lab is a running lab. Its methods may be called from several goroutines.
@@ -119,7 +126,7 @@ func Start(t testing.TB, opts Options) *Lab {
 		opts.ControlPort = DefaultControlPort
 	}
 	if opts.PassivePorts.Size() == 0 {
-		opts.PassivePorts = server.DefaultPassivePorts
+		opts.PassivePorts = defaultPassivePorts
 	}
 	if opts.PublicPassivePorts.Size() == 0 {
 		opts.PublicPassivePorts = opts.PassivePorts
@@ -297,7 +304,7 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func rangeString(r server.PortRange) string { return fmt.Sprintf("%d-%d", r.Min, r.Max) }
+func rangeString(r ftp.PortRange) string { return fmt.Sprintf("%d-%d", r.Min, r.Max) }
 
 // scriptPath finds scripts/netlab.sh in the source tree this package was
 // built from: the tests run in the module, and the script is its source

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
 	"github.com/ferry-ftp/ferry/storage/local"
@@ -214,9 +215,9 @@ func (w *testWriter) stop() {
 }
 
 // freePortRange is a passive range of n free ports (see testenv.FreePortRange).
-func freePortRange(t *testing.T, n int) server.PortRange {
+func freePortRange(t *testing.T, n int) ftp.PortRange {
 	lo, hi := testenv.FreePortRange(t, n)
-	return server.PortRange{Min: uint16(lo), Max: uint16(hi)}
+	return ftp.PortRange{Min: uint16(lo), Max: uint16(hi)}
 }
 
 // result is what a client run produced.

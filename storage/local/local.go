@@ -26,11 +26,12 @@ import (
 
 // Interface guards.
 var (
-	_ storage.FS        = (*FS)(nil)
-	_ storage.Chmoder   = (*FS)(nil)
-	_ storage.Chtimeser = (*FS)(nil)
-	_ storage.Spacer    = (*FS)(nil)
-	_ io.Closer         = (*FS)(nil)
+	_ storage.FS          = (*FS)(nil)
+	_ storage.Chmoder     = (*FS)(nil)
+	_ storage.Chtimeser   = (*FS)(nil)
+	_ storage.Spacer      = (*FS)(nil)
+	_ storage.TempSweeper = (*FS)(nil)
+	_ io.Closer           = (*FS)(nil)
 )
 
 // Modes given to new files and directories; the process umask applies.

@@ -49,6 +49,7 @@ func Run(t *testing.T, newFS func(t *testing.T) storage.FS) {
 		{"Chmod", testChmod},
 		{"Chtimes", testChtimes},
 		{"Available", testAvailable},
+		{"SweepTemps", testSweepTemps},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -587,5 +588,71 @@ func testAvailable(t *testing.T, fsys storage.FS) {
 		if n <= 0 {
 			t.Errorf("Available(%q) = %d, want > 0", name, n)
 		}
+	}
+}
+
+// testSweepTemps checks a backend's optional TempSweeper: temporaries
+// anywhere in the tree go, and nothing else does.
+func testSweepTemps(t *testing.T, fsys storage.FS) {
+	s, ok := fsys.(storage.TempSweeper)
+	if !ok {
+		t.Skip("backend does not implement storage.TempSweeper")
+	}
+	ctx := t.Context()
+	const p = storage.UploadTempPrefix
+	mkdir(t, fsys, "a")
+	mkdir(t, fsys, "a/b")
+	mkdir(t, fsys, p+"dir") // a directory named like a temporary is not one
+	temps := []string{p + "1", "a/" + p + "2", "a/b/" + p + "3"}
+	keep := []string{"a/keep", "a/b/keep" + p, "x-" + p + "4", p + "dir/inside"}
+	for _, name := range slices.Concat(temps, keep) {
+		put(t, fsys, name, []byte(name))
+	}
+	exists := func(name string) bool {
+		t.Helper()
+		_, err := fsys.Stat(ctx, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("Stat(%q): %v", name, err)
+		}
+		return err == nil
+	}
+
+	// Just written, so younger than an hour: nothing goes.
+	if n, err := s.SweepTemps(ctx, p, time.Hour); err != nil || n != 0 {
+		t.Errorf("SweepTemps(an hour) of new files = %d, %v; want 0, nil", n, err)
+	}
+	if c, ok := fsys.(storage.Chtimeser); ok {
+		old := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+		if err := c.Chtimes(ctx, temps[1], old); err != nil {
+			t.Fatalf("Chtimes: %v", err)
+		}
+		if n, err := s.SweepTemps(ctx, p, time.Hour); err != nil || n != 1 || exists(temps[1]) {
+			t.Errorf("SweepTemps(an hour) with %q two hours old = %d, %v; want it alone removed", temps[1], n, err)
+		}
+		temps = slices.Delete(temps, 1, 2)
+	}
+	if n, err := s.SweepTemps(ctx, p, 0); err != nil || n != len(temps) {
+		t.Errorf("SweepTemps(0) = %d, %v; want %d, nil", n, err, len(temps))
+	}
+	for _, name := range temps {
+		if exists(name) {
+			t.Errorf("temporary %q not removed", name)
+		}
+	}
+	for _, name := range keep {
+		if !exists(name) {
+			t.Errorf("%q removed", name)
+		}
+	}
+
+	for _, bad := range []string{"", "a/b", "a\x00"} {
+		if _, err := s.SweepTemps(ctx, bad, 0); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("SweepTemps(prefix %q) error = %v, want fs.ErrInvalid", bad, err)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.SweepTemps(cctx, p, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("SweepTemps with a cancelled context: error = %v, want context.Canceled", err)
 	}
 }
