@@ -204,15 +204,10 @@ func TestKilledMidUploadLeavesNothing(t *testing.T) {
 		}
 	}
 	// Wait until the server has written some of it to the temporary.
-	deadline := time.Now().Add(20 * time.Second)
-	var temps []string
-	for len(temps) == 0 {
-		temps, _ = filepath.Glob(filepath.Join(dir, ".ferry-upload-*"))
-		if time.Now().After(deadline) {
-			t.Fatal("no temporary appeared")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 20*time.Second, "the upload's temporary to appear", func() bool {
+		temps, _ := filepath.Glob(filepath.Join(dir, ".ferry-upload-*"))
+		return len(temps) > 0
+	})
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

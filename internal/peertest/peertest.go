@@ -327,29 +327,29 @@ func start(t testing.TB, p *Peer, dir string, logFiles []string, bin string, arg
 			}
 		}
 	})
-	if err := waitReady(p, exited, &waitErr); err != nil {
-		b, _ := os.ReadFile(outPath)
-		t.Fatalf("%s: %v\n%s", filepath.Base(bin), err, b)
-	}
+	waitReady(t, p, filepath.Base(bin), exited, &waitErr)
 }
 
-// waitReady polls until the peer accepts a connection and sends 220, or
-// it exits, or readyTimeout passes.
-func waitReady(p *Peer, exited <-chan struct{}, waitErr *error) error {
-	deadline := time.Now().Add(readyTimeout)
+// waitReady waits until the peer accepts a connection and sends 220,
+// and fails the test if it exits first or readyTimeout passes; the last
+// probe's error is logged then.
+func waitReady(t testing.TB, p *Peer, name string, exited <-chan struct{}, waitErr *error) {
+	t.Helper()
 	var last error
-	for time.Now().Before(deadline) {
+	t.Cleanup(func() {
+		if t.Failed() && last != nil {
+			t.Logf("%s: last readiness probe: %v", name, last)
+		}
+	})
+	testenv.WaitFor(t, readyTimeout, name+" to greet with 220", func() bool {
 		select {
 		case <-exited:
-			return fmt.Errorf("exited before it was ready: %v", *waitErr)
+			t.Fatalf("%s exited before it was ready: %v", name, *waitErr)
 		default:
 		}
-		if last = probe(p); last == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("not ready after %v: %w", readyTimeout, last)
+		last = probe(p)
+		return last == nil
+	})
 }
 
 func probe(p *Peer) error {
