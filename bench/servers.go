@@ -284,7 +284,18 @@ func vsftpdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string, e
 		}
 	}
 	s.hash = "PAM: " + cryptHash(e.shadow)
-	cfg := peertest.VsftpdConfig{
+	cfg := vsftpdConfig(e, dir, port, pmin)
+	conf := filepath.Join(dir, "vsftpd.conf")
+	if err := os.WriteFile(conf, []byte(cfg.String()), 0o600); err != nil {
+		return "", nil, err
+	}
+	return "/usr/sbin/vsftpd", []string{conf}, nil
+}
+
+// vsftpdConfig is vsftpd's configuration: the common settings, TLS
+// offered, anonymous logins, and long timeouts.
+func vsftpdConfig(e *env, dir string, port, pmin int) peertest.VsftpdConfig {
+	return peertest.VsftpdConfig{
 		Port: port, PassiveMin: pmin, PassiveMax: pmin + passiveRangeSize - 1,
 		Root:        e.root,
 		AnonRoot:    e.anonRoot,
@@ -295,11 +306,6 @@ func vsftpdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string, e
 		CertFile:    e.cert,
 		KeyFile:     e.key,
 	}
-	conf := filepath.Join(dir, "vsftpd.conf")
-	if err := os.WriteFile(conf, []byte(cfg.String()), 0o600); err != nil {
-		return "", nil, err
-	}
-	return "/usr/sbin/vsftpd", []string{conf}, nil
 }
 
 func pureFTPdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string, error) {
@@ -313,7 +319,13 @@ func pureFTPdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string,
 	if err != nil {
 		return "", nil, err
 	}
-	cfg := peertest.PureFTPdConfig{
+	return filepath.Join(peertest.PureFTPdDir, "sbin", "pure-ftpd"), pureFTPdConfig(e, pdb, port, pmin).Args(), nil
+}
+
+// pureFTPdConfig is Pure-FTPd's configuration: the common settings, TLS
+// offered, anonymous logins, and limits far above the workloads'.
+func pureFTPdConfig(e *env, pdb string, port, pmin int) peertest.PureFTPdConfig {
+	return peertest.PureFTPdConfig{
 		Port: port, PassiveMin: pmin, PassiveMax: pmin + passiveRangeSize - 1,
 		PureDB:          pdb,
 		Anonymous:       true,
@@ -325,7 +337,6 @@ func pureFTPdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string,
 		CertFile:   e.cert,
 		KeyFile:    e.key,
 	}
-	return filepath.Join(peertest.PureFTPdDir, "sbin", "pure-ftpd"), cfg.Args(), nil
 }
 
 func proFTPdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string, error) {
