@@ -19,6 +19,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,7 @@ type Server struct {
 
 	t         testing.TB
 	fsys      *local.FS
+	log       *logWriter
 	served    chan error // one value per listener when its Serve returns
 	listeners int
 	closeOnce sync.Once
@@ -59,7 +61,8 @@ type Server struct {
 // ends. Each configure function may change any field of the config,
 // which holds, before they run: Auth with the accounts above, a free
 // passive range of 8 ports, a 1ms failed-login delay, and a Logger that
-// writes to the test's log. If Config.TLS is set after them, the server
+// writes to the test's log and fails the test if the server recovered
+// from a panic in a session or transfer. If Config.TLS is set after them, the server
 // also listens for implicit TLS at ImplicitAddr.
 func NewServer(t testing.TB, configure ...func(*server.Config)) *Server {
 	t.Helper()
@@ -77,7 +80,7 @@ func NewTLSServer(t testing.TB, configure ...func(*server.Config)) *Server {
 
 func start(t testing.TB, cert *testenv.Cert, configure []func(*server.Config)) *Server {
 	t.Helper()
-	s := &Server{Root: t.TempDir(), Cert: cert, t: t, served: make(chan error, 2)}
+	s := &Server{Root: t.TempDir(), Cert: cert, t: t, log: &logWriter{t: t}, served: make(chan error, 2)}
 	fsys, err := local.New(s.Root)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +91,7 @@ func start(t testing.TB, cert *testenv.Cert, configure []func(*server.Config)) *
 		Auth:             accounts{fsys},
 		PassivePorts:     server.PortRange{Min: uint16(lo), Max: uint16(hi)},
 		FailedLoginDelay: time.Millisecond,
-		Logger:           slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:           slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if cert != nil {
 		cfg.TLS = cert.ServerConfig()
@@ -132,6 +135,7 @@ func (s *Server) Close() {
 			}
 		}
 		s.fsys.Close()
+		s.log.close()
 	})
 }
 
@@ -160,10 +164,37 @@ func (a accounts) Authenticate(_ context.Context, req server.LoginRequest) (*ser
 }
 
 // logWriter sends the server's log lines to the test's log, which shows
-// them when the test fails or runs with -v.
-type logWriter struct{ t testing.TB }
+// them when the test fails or runs with -v, until close. It keeps the
+// lines that report a panic the server recovered from, which nothing
+// else would show.
+type logWriter struct {
+	t      testing.TB
+	mu     sync.Mutex
+	closed bool
+	panics []string
+}
 
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+var panicLine = regexp.MustCompile(`level=ERROR msg="[^"]*panic`)
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(line)
+	}
+	if panicLine.MatchString(line) {
+		w.panics = append(w.panics, line)
+	}
 	return len(p), nil
+}
+
+// close stops the logging and fails the test for each panic logged.
+func (w *logWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for _, p := range w.panics {
+		w.t.Errorf("ftptest: the server recovered from a panic: %s", p)
+	}
 }

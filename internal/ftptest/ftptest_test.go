@@ -145,20 +145,23 @@ func TestClose(t *testing.T) {
 	}
 }
 
-// fatalRecorder is a testing.TB whose Fatalf records instead of stopping.
-type fatalRecorder struct {
+// recorder is a testing.TB whose Fatalf and Errorf record the failure
+// instead of failing the test.
+type recorder struct {
 	testing.TB
 	fatal []string
 }
 
-func (r *fatalRecorder) Fatalf(format string, args ...any) {
+func (r *recorder) Fatalf(format string, args ...any) {
 	r.fatal = append(r.fatal, fmt.Sprintf(format, args...))
 }
+
+func (r *recorder) Errorf(format string, args ...any) { r.Fatalf(format, args...) }
 
 // A reply other than the one wanted fails the test, naming both.
 func TestWrongReplyFails(t *testing.T) {
 	ts := NewServer(t)
-	r := &fatalRecorder{TB: t}
+	r := &recorder{TB: t}
 	c := Dial(r, ts.Addr)
 	c.Script([]Step{{"NOOP", "2"}, {"NOOP", "200"}})
 	if len(r.fatal) != 0 {
@@ -188,4 +191,28 @@ func TestDocExample(t *testing.T) {
 		{Send: "MKD d", Want: "257"},
 		{Send: "DELE nothing", Want: "550"},
 	})
+}
+
+// A panic the server recovers from fails the test when the server closes.
+func TestPanicFails(t *testing.T) {
+	r := &recorder{TB: t}
+	ts := NewServer(r, func(c *server.Config) { c.Auth = panicky{} })
+	c := ts.Dial(t)
+	c.Send("USER x")
+	c.Expect(331)
+	c.Send("PASS y")
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := c.tp.ReadResponse(0); err == nil {
+		t.Fatal("the session answered after its panic")
+	}
+	ts.Close()
+	if len(r.fatal) != 1 || !strings.Contains(r.fatal[0], "recovered from a panic") || !strings.Contains(r.fatal[0], "session panic") {
+		t.Fatalf("failures %q, want one for the panic", r.fatal)
+	}
+}
+
+type panicky struct{}
+
+func (panicky) Authenticate(context.Context, server.LoginRequest) (*server.User, error) {
+	panic("authenticator bug")
 }
