@@ -2,7 +2,6 @@ package ftptest
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
 	"go.uber.org/goleak"
 )
@@ -145,39 +145,26 @@ func TestClose(t *testing.T) {
 	}
 }
 
-// recorder is a testing.TB whose Fatalf and Errorf record the failure
-// instead of failing the test.
-type recorder struct {
-	testing.TB
-	fatal []string
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.fatal = append(r.fatal, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Errorf(format string, args ...any) { r.Fatalf(format, args...) }
-
 // A reply other than the one wanted fails the test, naming both.
 func TestWrongReplyFails(t *testing.T) {
 	ts := NewServer(t)
-	r := &recorder{TB: t}
+	r := &testenv.Recorder{TB: t}
 	c := Dial(r, ts.Addr)
 	c.Script([]Step{{"NOOP", "2"}, {"NOOP", "200"}})
-	if len(r.fatal) != 0 {
-		t.Fatalf("a matching script failed: %q", r.fatal)
+	if len(r.Failures) != 0 {
+		t.Fatalf("a matching script failed: %q", r.Failures)
 	}
 
 	c.Script([]Step{{"NOOP", "200"}, {"SYST", "500"}, {"NOOP", "200"}})
-	if len(r.fatal) != 1 || !strings.Contains(r.fatal[0], `step 2, "SYST"`) || !strings.Contains(r.fatal[0], `want "500"`) {
-		t.Fatalf("Script failures %q, want one for step 2", r.fatal)
+	if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], `step 2, "SYST"`) || !strings.Contains(r.Failures[0], `want "500"`) {
+		t.Fatalf("Script failures %q, want one for step 2", r.Failures)
 	}
 
-	r.fatal = nil
+	r.Failures = nil
 	c.Send("NOOP")
 	c.Expect(500)
-	if len(r.fatal) != 1 || !strings.Contains(r.fatal[0], "reply 200") || !strings.Contains(r.fatal[0], "want 500") {
-		t.Fatalf("Expect failures %q, want one", r.fatal)
+	if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], "reply 200") || !strings.Contains(r.Failures[0], "want 500") {
+		t.Fatalf("Expect failures %q, want one", r.Failures)
 	}
 }
 
@@ -195,7 +182,7 @@ func TestDocExample(t *testing.T) {
 
 // A panic the server recovers from fails the test when the server closes.
 func TestPanicFails(t *testing.T) {
-	r := &recorder{TB: t}
+	r := &testenv.Recorder{TB: t}
 	ts := NewServer(r, func(c *server.Config) { c.Auth = panicky{} })
 	c := ts.Dial(t)
 	c.Send("USER x")
@@ -206,8 +193,8 @@ func TestPanicFails(t *testing.T) {
 		t.Fatal("the session answered after its panic")
 	}
 	ts.Close()
-	if len(r.fatal) != 1 || !strings.Contains(r.fatal[0], "recovered from a panic") || !strings.Contains(r.fatal[0], "session panic") {
-		t.Fatalf("failures %q, want one for the panic", r.fatal)
+	if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], "recovered from a panic") || !strings.Contains(r.Failures[0], "session panic") {
+		t.Fatalf("failures %q, want one for the panic", r.Failures)
 	}
 }
 
