@@ -112,3 +112,24 @@ func TestPrintSpread(t *testing.T) {
 		t.Fatalf("spread:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// The peers' settings are part of what the figures mean: they must not
+// change unnoticed. testdata holds the files bench wrote for them.
+func TestPeerConfigs(t *testing.T) {
+	e := &env{root: "/srv/bench/root", anonRoot: "/srv/ftp", cert: "/w/cert.pem", key: "/w/key.pem"}
+	want, err := os.ReadFile("testdata/vsftpd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := vsftpdConfig(e, "/w/vsftpd", 2121, 10000).String(); got != string(want) {
+		t.Errorf("vsftpd.conf:\n%s\nwant testdata/vsftpd.conf:\n%s", got, want)
+	}
+	want, err = os.ReadFile("testdata/pure-ftpd.args")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pureFTPdConfig(e, "/w/pure-ftpd/pureftpd.pdb", 2121, 10000).Args()
+	if strings.Join(got, "\n")+"\n" != string(want) {
+		t.Errorf("pure-ftpd arguments:\n%s\nwant testdata/pure-ftpd.args:\n%s", strings.Join(got, "\n"), want)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/peertest"
 )
 
 // Every server is started with the same settings as far as each allows:
@@ -22,18 +24,16 @@ import (
 // a passive range of the same size, no reverse-DNS or ident lookups, no
 // per-transfer log, TLS offered but not required, no session limits.
 
-// Where scripts/install-test-deps.sh unpacks the peers that conflict
-// with vsftpd as packages.
-const (
-	pureFTPdDir = "/opt/ferry-peers/pure-ftpd/usr"
-	proFTPdDir  = "/opt/ferry-peers/proftpd/usr"
-)
+// proFTPdDir is where scripts/install-test-deps.sh unpacks ProFTPD,
+// beside Pure-FTPd (peertest.PureFTPdDir), since both conflict with
+// vsftpd as packages.
+const proFTPdDir = "/opt/ferry-peers/proftpd/usr"
 
-// The system account of the password logins; internal/peertest uses the
-// same one, created the same way.
+// The system account of the password logins: internal/peertest's,
+// created the same way.
 const (
-	benchUser = "ferrytest"
-	benchPass = "ferry-peer-test-pw"
+	benchUser = peertest.UserName
+	benchPass = peertest.Password
 )
 
 // passiveRangeSize is the number of passive ports each server gets.
@@ -284,55 +284,28 @@ func vsftpdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string, e
 		}
 	}
 	s.hash = "PAM: " + cryptHash(e.shadow)
-	var cfg strings.Builder
-	kv := func(k string, v any) { fmt.Fprintf(&cfg, "%s=%v\n", k, v) }
-	kv("listen", "YES")
-	kv("listen_ipv6", "NO")
-	kv("listen_address", "127.0.0.1")
-	kv("listen_port", port)
-	kv("background", "NO")
-	kv("pasv_enable", "YES")
-	kv("pasv_min_port", pmin)
-	kv("pasv_max_port", pmin+passiveRangeSize-1)
-	kv("port_enable", "YES")
-	kv("connect_from_port_20", "NO")
-	kv("write_enable", "YES")
-	// Debian's vsftpd does no reverse lookups (no tcp_wrappers, and no
-	// reverse_lookup_enable patch) and no ident.
-	kv("seccomp_sandbox", "NO")
-	kv("use_localtime", "NO")
-	kv("ftpd_banner", "vsftpd bench")
-	kv("vsftpd_log_file", filepath.Join(dir, "vsftpd.log"))
-	kv("xferlog_enable", "NO")
-	kv("log_ftp_protocol", "NO")
-	kv("secure_chroot_dir", "/var/run/vsftpd/empty")
-	kv("max_clients", 0)
-	kv("max_per_ip", 0)
-	kv("idle_session_timeout", 3600)
-	kv("data_connection_timeout", 600)
-	kv("allow_writeable_chroot", "YES")
-	kv("anonymous_enable", "YES")
-	kv("anon_root", e.anonRoot)
-	kv("no_anon_password", "NO")
-	kv("local_enable", "YES")
-	kv("local_umask", "022")
-	kv("local_root", e.root)
-	kv("chroot_local_user", "YES")
-	kv("userlist_enable", "NO")
-	kv("pam_service_name", "vsftpd")
-	kv("ssl_enable", "YES")
-	kv("rsa_cert_file", e.cert)
-	kv("rsa_private_key_file", e.key)
-	kv("allow_anon_ssl", "YES")
-	kv("force_local_logins_ssl", "NO")
-	kv("force_local_data_ssl", "NO")
-	kv("require_ssl_reuse", "NO")
-	kv("ssl_ciphers", "HIGH")
+	cfg := vsftpdConfig(e, dir, port, pmin)
 	conf := filepath.Join(dir, "vsftpd.conf")
 	if err := os.WriteFile(conf, []byte(cfg.String()), 0o600); err != nil {
 		return "", nil, err
 	}
 	return "/usr/sbin/vsftpd", []string{conf}, nil
+}
+
+// vsftpdConfig is vsftpd's configuration: the common settings, TLS
+// offered, anonymous logins, and long timeouts.
+func vsftpdConfig(e *env, dir string, port, pmin int) peertest.VsftpdConfig {
+	return peertest.VsftpdConfig{
+		Port: port, PassiveMin: pmin, PassiveMax: pmin + passiveRangeSize - 1,
+		Root:        e.root,
+		AnonRoot:    e.anonRoot,
+		Banner:      "vsftpd bench",
+		LogFile:     filepath.Join(dir, "vsftpd.log"),
+		IdleTimeout: time.Hour,
+		DataTimeout: 10 * time.Minute,
+		CertFile:    e.cert,
+		KeyFile:     e.key,
+	}
 }
 
 func pureFTPdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string, error) {
@@ -342,34 +315,28 @@ func pureFTPdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string,
 	// Debian's build answers "421 500 users (the maximum) are already
 	// logged in" past 500, --maxclientsnumber notwithstanding.
 	s.maxSessions = 500
-	passwd := filepath.Join(dir, "pureftpd.passwd")
-	pdb := filepath.Join(dir, "pureftpd.pdb")
-	line := fmt.Sprintf("%s:%s:%d:%d::%s/./::::::::::::\n", benchUser, e.shadow, e.uid, e.gid, e.root)
-	if err := os.WriteFile(passwd, []byte(line), 0o600); err != nil {
+	pdb, err := peertest.WritePureDB(dir, benchUser, e.shadow, e.uid, e.gid, e.root)
+	if err != nil {
 		return "", nil, err
 	}
-	os.Remove(pdb)
-	if out, err := exec.Command(filepath.Join(pureFTPdDir, "bin", "pure-pw"), "mkdb", pdb, "-f", passwd).CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("pure-pw mkdb: %v\n%s", err, out)
-	}
-	return filepath.Join(pureFTPdDir, "sbin", "pure-ftpd"), []string{
-		"--bind", "127.0.0.1," + strconv.Itoa(port),
-		"--passiveportrange", fmt.Sprintf("%d:%d", pmin, pmin+passiveRangeSize-1),
-		"--login", "puredb:" + pdb,
-		"--dontresolve",
-		"--chrooteveryone",
-		"--minuid", "1",
-		"--maxclientsnumber", "20000",
-		"--maxclientsperip", "20000",
-		"--maxidletime", "60",
+	return filepath.Join(peertest.PureFTPdDir, "sbin", "pure-ftpd"), pureFTPdConfig(e, pdb, port, pmin).Args(), nil
+}
+
+// pureFTPdConfig is Pure-FTPd's configuration: the common settings, TLS
+// offered, anonymous logins, and limits far above the workloads'.
+func pureFTPdConfig(e *env, pdb string, port, pmin int) peertest.PureFTPdConfig {
+	return peertest.PureFTPdConfig{
+		Port: port, PassiveMin: pmin, PassiveMax: pmin + passiveRangeSize - 1,
+		PureDB:          pdb,
+		Anonymous:       true,
+		MaxClients:      20000,
+		MaxClientsPerIP: 20000,
+		MaxIdle:         time.Hour,
 		// The default stops a listing at 10,000 entries.
-		"--limitrecursion", "2000000:5",
-		"--syslogfacility", "none",
-		"--ipv4only",
-		"--customerproof",
-		"--tls", "1",
-		"--certfile", e.cert + "," + e.key,
-	}, nil
+		MaxListing: 2000000,
+		CertFile:   e.cert,
+		KeyFile:    e.key,
+	}
 }
 
 func proFTPdCmd(e *env, s *ftpd, dir string, port, pmin int) (string, []string, error) {

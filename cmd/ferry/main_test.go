@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/peertest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/storage"
@@ -94,57 +93,6 @@ func startServe(t *testing.T, args ...string) *serveProc {
 	return p
 }
 
-// ctrl is a minimal control connection for these tests.
-type ctrl struct {
-	t    *testing.T
-	conn net.Conn
-	r    *textproto.Reader
-}
-
-func dial(t *testing.T, addr string) *ctrl {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &ctrl{t: t, conn: conn, r: textproto.NewReader(bufio.NewReader(conn))}
-	c.expect(ftp.CodeServiceReady)
-	return c
-}
-
-func (c *ctrl) expect(code int) string {
-	c.t.Helper()
-	_ = c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	got, msg, err := c.r.ReadResponse(0)
-	if got != code {
-		c.t.Fatalf("reply %d %q (%v), want %d", got, msg, err, code)
-	}
-	return msg
-}
-
-func (c *ctrl) cmd(code int, line string) string {
-	c.t.Helper()
-	if _, err := io.WriteString(c.conn, line+"\r\n"); err != nil {
-		c.t.Fatal(err)
-	}
-	return c.expect(code)
-}
-
-func (c *ctrl) epsv() net.Conn {
-	c.t.Helper()
-	port, err := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	dc, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() { dc.Close() })
-	return dc
-}
-
 func passiveFlag(t *testing.T) string {
 	lo, hi := peertest.FreePortRange(t, 8)
 	return strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
@@ -175,16 +123,16 @@ func TestRunAsDropsRoot(t *testing.T) {
 	if uidLine == nil || uidLine[1] != "65534" || uidLine[2] != "65534" || uidLine[3] != "65534" {
 		t.Fatalf("server still privileged: %q", uidLine)
 	}
-	c := dial(t, p.addr)
-	c.cmd(ftp.CodeNeedPassword, "USER anonymous")
-	c.cmd(ftp.CodeLoggedIn, "PASS x@y")
-	dc := c.epsv()
-	c.cmd(ftp.CodeFileStatusOK, "RETR hello")
+	c := ftptest.Dial(t, p.addr)
+	c.Login("anonymous", "x@y")
+	dc := c.EPSV()
+	c.Send("RETR hello")
+	c.Expect(ftp.CodeFileStatusOK)
 	b, _ := io.ReadAll(dc)
 	if string(b) != "hi" {
 		t.Fatalf("got %q", b)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 }
 
 // A server killed with SIGKILL in the middle of an atomic upload leaves
@@ -193,11 +141,11 @@ func TestKilledMidUploadLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"--user", "alice:secret", "--passive-ports", passiveFlag(t), dir}
 	p := startServe(t, args...)
-	c := dial(t, p.addr)
-	c.cmd(ftp.CodeNeedPassword, "USER alice")
-	c.cmd(ftp.CodeLoggedIn, "PASS secret")
-	dc := c.epsv()
-	c.cmd(ftp.CodeFileStatusOK, "STOR upload.bin")
+	c := ftptest.Dial(t, p.addr)
+	c.Login("alice", "secret")
+	dc := c.EPSV()
+	c.Send("STOR upload.bin")
+	c.Expect(ftp.CodeFileStatusOK)
 	chunk := make([]byte, 1<<20)
 	for i := 0; i < 4; i++ {
 		if _, err := dc.Write(chunk); err != nil {
@@ -205,15 +153,10 @@ func TestKilledMidUploadLeavesNothing(t *testing.T) {
 		}
 	}
 	// Wait until the server has written some of it to the temporary.
-	deadline := time.Now().Add(20 * time.Second)
-	var temps []string
-	for len(temps) == 0 {
-		temps, _ = filepath.Glob(filepath.Join(dir, storage.UploadTempPrefix+"*"))
-		if time.Now().After(deadline) {
-			t.Fatal("no temporary appeared")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 20*time.Second, "the upload's temporary to appear", func() bool {
+		temps, _ := filepath.Glob(filepath.Join(dir, ".ferry-upload-*"))
+		return len(temps) > 0
+	})
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -3,17 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/internal/auth"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
+	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/storage"
 )
 
@@ -223,28 +217,11 @@ func TestUserCommands(t *testing.T) {
 // returning the reply code to PASS.
 func ftpLogin(t *testing.T, addr, user, pass string) int {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	c := textproto.NewConn(nc)
+	c := ftptest.Dial(t, addr)
 	defer c.Close()
-	if _, _, err := c.ReadResponse(220); err != nil {
-		t.Fatalf("banner: %v", err)
-	}
-	if err := c.PrintfLine("USER %s", user); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := c.ReadResponse(331); err != nil {
-		t.Fatalf("USER: %v", err)
-	}
-	if err := c.PrintfLine("PASS %s", pass); err != nil {
-		t.Fatal(err)
-	}
-	code, _, _ := c.ReadResponse(230)
+	c.Send("USER " + user)
+	c.Expect(331)
+	code, _ := c.Cmd("PASS " + pass)
 	return code
 }
 
@@ -298,7 +275,8 @@ func startServe(t *testing.T, args ...string) *serving {
 
 func TestServeImplicitAndExplicitTLS(t *testing.T) {
 	dir := t.TempDir()
-	writeKeyPair(t, dir)
+	cert := testenv.SelfSigned(t)
+	cert.WriteFiles(t, dir)
 	p := freePort(t)
 	cfgFile := filepath.Join(dir, "ferry.toml")
 	writeFile(t, cfgFile, fmt.Sprintf("[[listen]]\naddress = \"127.0.0.1:0\"\n"+
@@ -309,58 +287,13 @@ func TestServeImplicitAndExplicitTLS(t *testing.T) {
 	if len(addrs) != 2 {
 		t.Fatalf("listening on %v, want two addresses", addrs)
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	conf := &tls.Config{InsecureSkipVerify: true} // the test's own self-signed certificate
+	conf := cert.ClientConfig("127.0.0.1")
 
 	// Explicit: a plain banner, then AUTH TLS.
-	nc, err := dialer.Dial("tcp", addrs[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	c := textproto.NewConn(nc)
-	if _, _, err := c.ReadResponse(220); err != nil {
-		t.Fatalf("banner: %v", err)
-	}
-	c.PrintfLine("AUTH TLS")
-	if _, _, err := c.ReadResponse(234); err != nil {
-		t.Fatalf("AUTH TLS: %v", err)
-	}
-	tc := tls.Client(nc, conf)
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("explicit handshake: %v", err)
-	}
+	ftptest.Dial(t, addrs[0].String()).AuthTLS(conf)
 
 	// Implicit: TLS from the first byte, then the banner.
-	ic, err := tls.DialWithDialer(dialer, "tcp", addrs[1].String(), conf)
-	if err != nil {
-		t.Fatalf("implicit handshake: %v", err)
-	}
-	defer ic.Close()
-	ic.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, _, err := textproto.NewConn(ic).ReadResponse(220); err != nil {
-		t.Fatalf("implicit banner: %v", err)
-	}
-}
-
-func writeKeyPair(t *testing.T, dir string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "cert.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	writeFile(t, filepath.Join(dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
+	ftptest.DialTLS(t, addrs[1].String(), conf)
 }
 
 func TestServeEndToEnd(t *testing.T) {

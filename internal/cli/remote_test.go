@@ -3,17 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,14 +18,17 @@ import (
 
 	"github.com/ferry-ftp/ferry/client"
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/peertest"
+	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
-	"github.com/ferry-ftp/ferry/storage/local"
 )
 
+// The account the client-command tests log in with: ftptest's user
+// with every permission.
 const (
-	ftpUser = "alice"
-	ftpPass = "s3cr3t-Pa55-word"
+	ftpUser = ftptest.User
+	ftpPass = ftptest.Password
 )
 
 // ftpServer is one of our servers for a client-command test.
@@ -41,7 +37,6 @@ type ftpServer struct {
 	addr     string // plain (and explicit TLS) listener
 	implicit string // implicit TLS listener, if TLS
 	caFile   string // PEM of the self-signed certificate, if TLS
-	fsys     *local.FS
 
 	mu     sync.Mutex
 	logins []string // user names that logged in
@@ -55,100 +50,44 @@ func (s *ftpServer) url(p string) string {
 // bareURL is url without credentials.
 func (s *ftpServer) bareURL(p string) string { return fmt.Sprintf("ftp://%s/%s", s.addr, p) }
 
-func (s *ftpServer) Authenticate(_ context.Context, req server.LoginRequest) (*server.User, error) {
-	var u *server.User
-	switch {
-	case req.User == ftpUser && req.Password == ftpPass:
-		u = &server.User{Name: ftpUser, FS: s.fsys, Perms: server.PermAll}
-	case req.User == "anonymous":
-		u = &server.User{Name: "anonymous", FS: s.fsys, Perms: server.PermReadOnly, Anonymous: true}
-	default:
-		return nil, server.ErrBadLogin
-	}
-	s.mu.Lock()
-	s.logins = append(s.logins, req.User)
-	s.mu.Unlock()
-	return u, nil
+// recordLogins passes logins on and records the names that logged in.
+type recordLogins struct {
+	server.Authenticator
+	s *ftpServer
 }
 
-// startFTP serves a temporary directory until the test ends; with tls,
-// explicit and implicit TLS too. tweak, if any, adjusts the config.
+func (r recordLogins) Authenticate(ctx context.Context, req server.LoginRequest) (*server.User, error) {
+	u, err := r.Authenticator.Authenticate(ctx, req)
+	if err == nil {
+		r.s.mu.Lock()
+		r.s.logins = append(r.s.logins, req.User)
+		r.s.mu.Unlock()
+	}
+	return u, err
+}
+
+// startFTP serves a temporary directory until the test ends (see
+// ftptest.NewServer); with tls, explicit and implicit TLS too. tweak,
+// if any, adjusts the config.
 func startFTP(t *testing.T, withTLS bool, tweak ...func(*server.Config)) *ftpServer {
 	t.Helper()
-	s := &ftpServer{root: t.TempDir()}
-	fsys, err := local.New(s.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.fsys = fsys
-	lo, hi := peertest.FreePortRange(t, 16)
-	cfg := server.Config{
-		Auth:             s,
-		PassivePorts:     ftp.PortRange{Min: uint16(lo), Max: uint16(hi)},
-		FailedLoginDelay: time.Millisecond,
-		Logger:           slog.New(slog.DiscardHandler),
-	}
+	s := &ftpServer{}
+	configure := append([]func(*server.Config){func(c *server.Config) {
+		// mirror -j holds more passive ports at once than ftptest's 8.
+		lo, hi := testenv.FreePortRange(t, 16)
+		c.PassivePorts = ftp.PortRange{Min: uint16(lo), Max: uint16(hi)}
+		c.Auth = recordLogins{c.Auth, s}
+	}}, tweak...)
+	start := ftptest.NewServer
 	if withTLS {
-		cert, caFile := testCert(t)
-		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-		s.caFile = caFile
+		start = ftptest.NewTLSServer
 	}
-	for _, f := range tweak {
-		f(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	serve := func(implicit bool) string {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if implicit {
-				srv.ServeImplicitTLS(l)
-			} else {
-				srv.Serve(l)
-			}
-		}()
-		return l.Addr().String()
-	}
-	s.addr = serve(false)
+	ts := start(t, configure...)
+	s.root, s.addr, s.implicit = ts.Root, ts.Addr, ts.ImplicitAddr
 	if withTLS {
-		s.implicit = serve(true)
+		s.caFile, _ = ts.Cert.WriteFiles(t, t.TempDir())
 	}
-	t.Cleanup(func() {
-		srv.Close()
-		wg.Wait()
-		fsys.Close()
-	})
 	return s
-}
-
-// testCert makes a self-signed certificate for 127.0.0.1 and writes it
-// as PEM for --ca-file.
-func testCert(t *testing.T) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "ca.pem")
-	writeFile(t, file, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, file
 }
 
 // ferry runs the CLI in-process (with an empty stdin, no terminal) and

@@ -2,12 +2,9 @@ package doctor
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"net/textproto"
@@ -20,77 +17,31 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/peertest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
-	"github.com/ferry-ftp/ferry/storage/local"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// anonAuth lets anonymous log in read-only at root.
-type anonAuth struct{ root string }
-
-func (a anonAuth) Authenticate(_ context.Context, req server.LoginRequest) (*server.User, error) {
-	if req.User != "anonymous" && req.User != "ftp" {
-		return nil, server.ErrBadLogin
-	}
-	fsys, err := local.New(a.root)
-	if err != nil {
-		return nil, err
-	}
-	return &server.User{Name: req.User, FS: fsys, Perms: server.PermReadOnly, Anonymous: true}, nil
-}
-
 // listed are the files every test root holds: a listing in each mode
 // must return exactly these.
 var listed = []string{"a.txt", "b.txt"}
 
-// startServer runs our server on 127.0.0.1:0 with a root holding the
-// listed files and a free passive range; mutate adjusts the config.
+// startServer runs our server (see ftptest.NewServer) with a root
+// holding the listed files; mutate adjusts the config.
 func startServer(t *testing.T, mutate func(*server.Config)) (host string, port int) {
 	t.Helper()
-	root := t.TempDir()
+	ts := ftptest.NewServer(t, mutate)
 	for _, n := range listed {
-		if err := os.WriteFile(filepath.Join(root, n), []byte(n), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(ts.Root, n), []byte(n), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	lo, hi := peertest.FreePortRange(t, 8)
-	cfg := server.Config{
-		Auth:         anonAuth{root: root},
-		PassivePorts: ftp.PortRange{Min: uint16(lo), Max: uint16(hi)},
-		Logger:       slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
-	ap := netip.MustParseAddrPort(l.Addr().String())
+	ap := netip.MustParseAddrPort(ts.Addr)
 	return ap.Addr().String(), int(ap.Port())
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // testTLS returns a server config with a fresh self-signed certificate

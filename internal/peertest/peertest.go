@@ -98,51 +98,17 @@ func Vsftpd(t testing.TB, opts Options) *Peer {
 	port := FreePort(t)
 	pmin, pmax := FreePortRange(t, 16)
 	logFile := filepath.Join(dir, "vsftpd.log")
-
-	var cfg strings.Builder
-	kv := func(k string, v any) { fmt.Fprintf(&cfg, "%s=%v\n", k, v) }
-	kv("listen", "YES")
-	kv("listen_ipv6", "NO")
-	kv("listen_address", "127.0.0.1")
-	kv("listen_port", port)
-	kv("background", "NO")
-	kv("pasv_enable", "YES")
-	kv("pasv_min_port", pmin)
-	kv("pasv_max_port", pmax)
-	kv("port_enable", "YES")
-	kv("connect_from_port_20", "NO")
-	kv("write_enable", "YES")
-	// Debian's vsftpd has no reverse_lookup_enable (a Red Hat patch) and
-	// does no reverse lookups without tcp_wrappers, so nothing to turn off.
-	kv("seccomp_sandbox", "NO")
-	kv("use_localtime", "NO")
-	kv("mdtm_write", "YES")
-	kv("ftpd_banner", "ferry peertest vsftpd")
-	kv("vsftpd_log_file", logFile)
-	kv("xferlog_enable", "YES")
-	kv("log_ftp_protocol", "YES")
-	kv("secure_chroot_dir", "/var/run/vsftpd/empty")
-	kv("max_per_ip", 0)
-	kv("allow_writeable_chroot", "YES") // the root is the user's and writable
-	kv("anonymous_enable", "NO")
-	kv("local_enable", "YES")
-	kv("local_umask", "022")
-	kv("local_root", p.Root)
-	kv("chroot_local_user", "YES")
-	kv("userlist_enable", "NO")
-	kv("pam_service_name", "vsftpd")
+	cfg := VsftpdConfig{
+		Port: port, PassiveMin: pmin, PassiveMax: pmax,
+		Root:    p.Root,
+		Banner:  "ferry peertest vsftpd",
+		LogFile: logFile,
+		Verbose: true,
+	}
 	if opts.TLS || opts.ImplicitTLS {
-		cert, key := writeCert(t, p, dir)
-		kv("ssl_enable", "YES")
-		kv("rsa_cert_file", cert)
-		kv("rsa_private_key_file", key)
-		kv("require_ssl_reuse", "YES")
-		kv("force_local_logins_ssl", "YES")
-		kv("force_local_data_ssl", "YES")
-		kv("ssl_ciphers", "HIGH")
-		if opts.ImplicitTLS {
-			kv("implicit_ssl", "YES")
-		}
+		cfg.CertFile, cfg.KeyFile = writeCert(t, p, dir)
+		cfg.RequireTLS = true
+		cfg.ImplicitTLS = opts.ImplicitTLS
 	}
 	conf := filepath.Join(dir, "vsftpd.conf")
 	if err := os.WriteFile(conf, []byte(cfg.String()), 0o600); err != nil {
@@ -153,15 +119,11 @@ func Vsftpd(t testing.TB, opts Options) *Peer {
 	return p
 }
 
-// pureFTPdPath is where scripts/install-test-deps.sh unpacks Pure-FTPd,
-// outside PATH because its package conflicts with vsftpd's.
-const pureFTPdPath = "/opt/ferry-peers/pure-ftpd/usr"
-
 // PureFTPd starts Pure-FTPd with a virtual user in a PureDB file.
 func PureFTPd(t testing.TB, opts Options) *Peer {
 	t.Helper()
-	bin := filepath.Join(pureFTPdPath, "sbin", "pure-ftpd")
-	pw := filepath.Join(pureFTPdPath, "bin", "pure-pw")
+	bin := filepath.Join(PureFTPdDir, "sbin", "pure-ftpd")
+	pw := filepath.Join(PureFTPdDir, "bin", "pure-pw")
 	for _, f := range []string{bin, pw} {
 		if _, err := os.Stat(f); err != nil {
 			testenv.Missing(t, f+" not found (run scripts/install-test-deps.sh)")
@@ -176,7 +138,7 @@ func PureFTPd(t testing.TB, opts Options) *Peer {
 
 	// pure-pw useradd hashes with Argon2id tuned for seconds per login;
 	// a SHA-512 crypt hash (which Pure-FTPd checks through crypt(3)) keeps
-	// each login in the tests fast. The line is pure-pw's passwd format.
+	// each login in the tests fast.
 	openssl := testenv.Tool(t, "openssl")
 	hashCmd := exec.Command(openssl, "passwd", "-6", "-stdin")
 	hashCmd.Stdin = strings.NewReader(p.Password)
@@ -184,41 +146,27 @@ func PureFTPd(t testing.TB, opts Options) *Peer {
 	if err != nil {
 		t.Fatalf("openssl passwd: %v", err)
 	}
-	passwd := filepath.Join(dir, "pureftpd.passwd")
-	pdb := filepath.Join(dir, "pureftpd.pdb")
-	line := fmt.Sprintf("%s:%s:%d:%d::%s/./::::::::::::\n",
-		p.User, bytes.TrimSpace(hash), p.uid, p.gid, p.Root)
-	if err := os.WriteFile(passwd, []byte(line), 0o600); err != nil {
+	pdb, err := WritePureDB(dir, p.User, string(bytes.TrimSpace(hash)), p.uid, p.gid, p.Root)
+	if err != nil {
 		t.Fatal(err)
-	}
-	if out, err := exec.Command(pw, "mkdb", pdb, "-f", passwd).CombinedOutput(); err != nil {
-		t.Fatalf("pure-pw mkdb: %v\n%s", err, out)
 	}
 
 	port := FreePort(t)
 	pmin, pmax := FreePortRange(t, 16)
-	args := []string{
-		"--bind", "127.0.0.1," + strconv.Itoa(port),
-		"--passiveportrange", fmt.Sprintf("%d:%d", pmin, pmax),
-		"--login", "puredb:" + pdb,
-		"--noanonymous",
-		"--dontresolve",
-		"--chrooteveryone",
-		"--minuid", "1",
-		"--maxclientsperip", "50",
-		"--syslogfacility", "none",
-		"--verboselog",
-		"--ipv4only",
-		"--customerproof",
-		"--nochmod",
-		"--altlog", "stats:" + filepath.Join(dir, "transfers.log"),
+	cfg := PureFTPdConfig{
+		Port: port, PassiveMin: pmin, PassiveMax: pmax,
+		PureDB:          pdb,
+		MaxClientsPerIP: 50,
+		Verbose:         true,
+		NoChmod:         true,
+		TransferLog:     filepath.Join(dir, "transfers.log"),
 	}
 	if opts.TLS {
-		cert, key := writeCert(t, p, dir)
-		args = append(args, "--tls", "2", "--certfile", cert+","+key)
+		cfg.CertFile, cfg.KeyFile = writeCert(t, p, dir)
+		cfg.RequireTLS = true
 	}
 	p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	start(t, p, dir, nil, bin, args...)
+	start(t, p, dir, nil, bin, cfg.Args()...)
 	return p
 }
 
@@ -327,29 +275,29 @@ func start(t testing.TB, p *Peer, dir string, logFiles []string, bin string, arg
 			}
 		}
 	})
-	if err := waitReady(p, exited, &waitErr); err != nil {
-		b, _ := os.ReadFile(outPath)
-		t.Fatalf("%s: %v\n%s", filepath.Base(bin), err, b)
-	}
+	waitReady(t, p, filepath.Base(bin), exited, &waitErr)
 }
 
-// waitReady polls until the peer accepts a connection and sends 220, or
-// it exits, or readyTimeout passes.
-func waitReady(p *Peer, exited <-chan struct{}, waitErr *error) error {
-	deadline := time.Now().Add(readyTimeout)
+// waitReady waits until the peer accepts a connection and sends 220,
+// and fails the test if it exits first or readyTimeout passes; the last
+// probe's error is logged then.
+func waitReady(t testing.TB, p *Peer, name string, exited <-chan struct{}, waitErr *error) {
+	t.Helper()
 	var last error
-	for time.Now().Before(deadline) {
+	t.Cleanup(func() {
+		if t.Failed() && last != nil {
+			t.Logf("%s: last readiness probe: %v", name, last)
+		}
+	})
+	testenv.WaitFor(t, readyTimeout, name+" to greet with 220", func() bool {
 		select {
 		case <-exited:
-			return fmt.Errorf("exited before it was ready: %v", *waitErr)
+			t.Fatalf("%s exited before it was ready: %v", name, *waitErr)
 		default:
 		}
-		if last = probe(p); last == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("not ready after %v: %w", readyTimeout, last)
+		last = probe(p)
+		return last == nil
+	})
 }
 
 func probe(p *Peer) error {

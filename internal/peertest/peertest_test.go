@@ -1,65 +1,25 @@
 package peertest
 
 import (
-	"bufio"
-	"crypto/tls"
-	"net"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 )
 
-// login speaks just enough FTP to prove the peer accepts its user.
+// login proves the peer accepts its user, over TLS if it requires it.
 func login(t *testing.T, p *Peer) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", p.Addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	var c *ftptest.Conn
 	if p.implicit {
-		c = tls.Client(c, p.TLSConfig())
-	}
-	r := bufio.NewReader(c)
-	expect := func(code string) {
-		t.Helper()
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("reading reply: %v", err)
-			}
-			if len(line) >= 4 && line[3] == ' ' {
-				if !strings.HasPrefix(line, code) {
-					t.Fatalf("got %q, want %s", line, code)
-				}
-				return
-			}
+		c = ftptest.DialTLS(t, p.Addr, p.TLSConfig())
+	} else {
+		c = ftptest.Dial(t, p.Addr)
+		if p.TLS {
+			c.AuthTLS(p.TLSConfig())
 		}
 	}
-	send := func(s string) {
-		t.Helper()
-		if _, err := c.Write([]byte(s + "\r\n")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	expect("220")
-	if p.TLS && !p.implicit {
-		send("AUTH TLS")
-		expect("234")
-		tc := tls.Client(c, p.TLSConfig())
-		if err := tc.Handshake(); err != nil {
-			t.Fatal(err)
-		}
-		c = tc
-		r = bufio.NewReader(c)
-	}
-	send("USER " + p.User)
-	expect("331")
-	send("PASS " + p.Password)
-	expect("230")
-	send("QUIT")
-	expect("221")
+	c.Login(p.User, p.Password)
+	c.Script([]ftptest.Step{{Send: "QUIT", Want: "221"}})
 }
 
 func TestPeers(t *testing.T) {
