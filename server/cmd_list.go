@@ -97,9 +97,8 @@ func (s *session) startListing(t *transfer, name string, format listFormat, all 
 	}
 	t.opening = "Here comes the directory listing."
 	lw := s.lineWriter(format, all)
-	stall := s.srv.cfg.DataStallTimeout
 	t.move = func(ctx context.Context, conn net.Conn) (int64, error) {
-		bw := bufio.NewWriterSize(&stallConn{conn: conn, stall: stall}, 32<<10)
+		bw := bufio.NewWriterSize(conn, 32<<10)
 		n, err := lw.write(ctx, &countWriter{w: bw, n: &t.moved}, fi, dir)
 		if err == nil {
 			err = bw.Flush()

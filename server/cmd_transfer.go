@@ -268,9 +268,9 @@ func (s *session) startUpload(t *transfer, up *upload, opening string) (*ftp.Rep
 		return r, nil
 	}
 	t.data, t.opening = d, opening
-	ascii, stall := !s.binary, s.srv.cfg.DataStallTimeout
+	ascii := !s.binary
 	t.move = func(ctx context.Context, conn net.Conn) (int64, error) {
-		n, err := receiveData(conn, up.wf, ascii, stall, &t.moved)
+		n, err := receiveData(conn, up.wf, ascii, &t.moved)
 		if err != nil || t.aborted.Load() {
 			return n, err
 		}

@@ -57,17 +57,35 @@ func (e dataErr) Unwrap() error { return e.err }
 // cost. A file that grew since is sent as it was announced; one that
 // shrank ends early. size < 0 means unknown: send to the end. Every copy
 // path adds what it moved to progress as it goes (for STAT).
+//
+// conn is what dataConn.open returned: a *stallConn over TCP takes the
+// kernel's sendfile path with the stall rule of copyChunks; anything else
+// (TLS, rate limits, ASCII) is copied by reads and writes, and a
+// stallConn beneath it applies the same rule.
 func sendData(conn net.Conn, src io.Reader, size int64, ascii bool, stall time.Duration, progress *atomic.Int64) (int64, error) {
-	if tc, ok := conn.(*net.TCPConn); ok && !ascii {
+	if tc := tcpConn(conn); tc != nil && !ascii {
 		if f, ok := src.(*os.File); ok {
 			return sendfileChunks(tc, f, size, stall, progress)
 		}
 	}
-	w := io.Writer(&stallConn{conn: conn, stall: stall})
+	w := io.Writer(conn)
 	if ascii {
 		w = ftp.NewCRLFWriter(w)
 	}
 	return copyGeneric(w, src, func(err error) error { return dataErr{err} }, nil, progress)
+}
+
+// tcpConn returns the TCP connection beneath conn when nothing but the
+// stall rule sits between them, so that the kernel may copy.
+func tcpConn(conn net.Conn) *net.TCPConn {
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		return c
+	case *stallConn:
+		tc, _ := c.Conn.(*net.TCPConn)
+		return tc
+	}
+	return nil
 }
 
 // sendfileChunks takes the kernel's sendfile path chunk by chunk, up to
@@ -100,14 +118,14 @@ func sendfileChunks(conn *net.TCPConn, f *os.File, size int64, stall time.Durati
 }
 
 // receiveData copies the data connection into dst (a file being written),
-// adding what it moved to progress as it goes.
-func receiveData(conn net.Conn, dst io.Writer, ascii bool, stall time.Duration, progress *atomic.Int64) (int64, error) {
+// adding what it moved to progress as it goes. conn applies the stall
+// rule (a stallConn beneath it, see dataConn.open).
+func receiveData(conn net.Conn, dst io.Writer, ascii bool, progress *atomic.Int64) (int64, error) {
 	if !ascii {
-		return receiveRaw(conn, dst, stall, progress)
+		return receiveRaw(conn, dst, progress)
 	}
-	r := &stallConn{conn: conn, stall: stall}
 	cw := ftp.NewLFWriter(dst)
-	n, err := copyGeneric(cw, r, nil, func(err error) error { return dataErr{err} }, progress)
+	n, err := copyGeneric(cw, conn, nil, func(err error) error { return dataErr{err} }, progress)
 	if err == nil {
 		err = cw.Flush()
 	}
@@ -115,21 +133,13 @@ func receiveData(conn net.Conn, dst io.Writer, ascii bool, stall time.Duration, 
 }
 
 // receiveRaw reads the data connection into a large pooled buffer and
-// writes each read to dst, moving the stall deadline once a second.
-func receiveRaw(conn net.Conn, dst io.Writer, stall time.Duration, progress *atomic.Int64) (int64, error) {
+// writes each read to dst.
+func receiveRaw(conn net.Conn, dst io.Writer, progress *atomic.Int64) (int64, error) {
 	bp := recvBufs.Get().(*[]byte)
 	defer recvBufs.Put(bp)
 	buf := *bp
 	var total int64
-	var moved time.Time
-	every := min(deadlineEvery, stall/2)
 	for {
-		if now := time.Now(); now.Sub(moved) >= every {
-			if err := conn.SetReadDeadline(now.Add(stall)); err != nil {
-				return total, dataErr{err}
-			}
-			moved = now
-		}
 		n, rerr := conn.Read(buf)
 		if n > 0 {
 			w, werr := dst.Write(buf[:n])
@@ -149,31 +159,40 @@ func receiveRaw(conn net.Conn, dst io.Writer, stall time.Duration, progress *ato
 }
 
 // copyChunks runs copyChunk (an io.CopyN, which keeps the kernel path)
-// until the end of the data, moving the stall deadline at most once a
-// second (or every half stall timeout, if that is shorter);
-// side tells a data-connection error (dataErr) from a storage one. A chunk
-// cut short by the deadline after moving bytes gets a new deadline, so
-// the transfer fails only when nothing moved for a whole stall timeout
-// (noticed within two of them).
+// until the end of the data, with the stall rule: the transfer fails
+// only once nothing has moved for stall, and that is noticed within one
+// and a half stall periods. Each chunk waits at most half a stall period
+// (the deadline is moved at most once a second while chunks complete, as
+// each move is a round through the runtime's timers); a chunk cut short
+// after moving bytes is a slow client, so it restarts the clock. side
+// tells a data-connection error (dataErr) from a storage one.
 func copyChunks(deadline func(time.Time) error, stall time.Duration, progress *atomic.Int64, copyChunk func() (int64, error), side func(error) error) (int64, error) {
 	var total int64
-	var moved time.Time
-	every := min(deadlineEvery, stall/2)
+	round := stall / 2
+	every := min(deadlineEvery, round)
+	var armed time.Time
+	moved := time.Now() // when bytes last moved, as far as we know
 	for {
-		if now := time.Now(); now.Sub(moved) >= every {
-			if err := deadline(now.Add(stall)); err != nil {
+		if now := time.Now(); now.Sub(armed) >= every {
+			if err := deadline(now.Add(round)); err != nil {
 				return total, dataErr{err}
 			}
-			moved = now
+			armed = now
 		}
 		n, err := copyChunk()
 		total += n
 		progress.Add(n)
+		if n > 0 {
+			moved = time.Now()
+		}
 		switch {
 		case errors.Is(err, io.EOF):
 			return total, nil
-		case n > 0 && errors.Is(err, os.ErrDeadlineExceeded):
-			moved = time.Time{} // slow, not stalled: a new deadline
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if time.Since(moved) >= stall {
+				return total, side(err)
+			}
+			armed = time.Time{} // a new deadline at once
 		case err != nil:
 			return total, side(err)
 		}
@@ -214,21 +233,80 @@ func copyGeneric(dst io.Writer, src io.Reader, wrapWrite, wrapRead func(error) e
 	}
 }
 
-// stallConn refreshes a deadline before every read or write, so a data
-// connection on which nothing moves for the stall timeout fails.
+// stallConn applies the stall rule to a data connection copied by reads
+// and writes (TLS beneath the record layer, ASCII, listings, rate-capped
+// and upload transfers): a read or write fails only once nothing has
+// moved for stall, noticed within one and a half stall periods. Each
+// wait is bounded by half a stall period; a write cut short after moving
+// bytes goes on with the rest, since a slow reader that keeps making
+// progress is not stalled. The deadline is moved at most once a second
+// while data flows. One goroutine reads and one writes at a time.
 type stallConn struct {
-	conn  net.Conn
-	stall time.Duration
+	net.Conn
+	stall  time.Duration
+	rd, wr stallClock
+}
+
+// stallClock is one direction's deadline and last progress.
+type stallClock struct {
+	armed time.Time // when the deadline was last moved; zero: move it now
+	moved time.Time // when bytes last moved; zero: not started
+}
+
+// arm moves the deadline half a stall period ahead, unless it moved
+// less than a second (or half a stall period) ago.
+func (k *stallClock) arm(set func(time.Time) error, stall time.Duration, now time.Time) error {
+	if k.moved.IsZero() {
+		k.moved = now
+	}
+	if now.Sub(k.armed) < min(deadlineEvery, stall/2) {
+		return nil
+	}
+	k.armed = now
+	return set(now.Add(stall / 2))
+}
+
+// timedOut reports whether a wait that ended at its deadline means a
+// stall; if not, the next wait gets a new deadline.
+func (k *stallClock) timedOut(stall time.Duration, now time.Time) bool {
+	k.armed = time.Time{}
+	return now.Sub(k.moved) >= stall
 }
 
 func (c *stallConn) Read(p []byte) (int, error) {
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.stall))
-	return c.conn.Read(p)
+	for {
+		if err := c.rd.arm(c.Conn.SetReadDeadline, c.stall, time.Now()); err != nil {
+			return 0, err
+		}
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.rd.moved = time.Now()
+			if timeoutError(err) {
+				err = nil // the next read waits again
+			}
+			return n, err
+		}
+		if !timeoutError(err) || c.rd.timedOut(c.stall, time.Now()) {
+			return n, err
+		}
+	}
 }
 
 func (c *stallConn) Write(p []byte) (int, error) {
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.stall))
-	return c.conn.Write(p)
+	var total int
+	for {
+		if err := c.wr.arm(c.Conn.SetWriteDeadline, c.stall, time.Now()); err != nil {
+			return total, err
+		}
+		n, err := c.Conn.Write(p[total:])
+		total += n
+		if n > 0 {
+			c.wr.moved = time.Now()
+		}
+		if err == nil || !timeoutError(err) || c.wr.timedOut(c.stall, time.Now()) {
+			return total, err
+		}
+	}
 }
 
 // ctxReader stops a long read loop (HASH of a large file) when the

@@ -178,6 +178,9 @@ func (c *dataConn) open(ctx context.Context, announce func(), gather bool) (net.
 		c.conn = conn
 	}
 	raw := c.conn
+	// The stall rule sits right on the TCP connection, beneath TLS: a
+	// TLS record cut short by a deadline could not be resumed.
+	c.conn = &stallConn{Conn: raw, stall: c.ch.srv.cfg.DataStallTimeout}
 	c.stop = context.AfterFunc(ctx, func() { _ = raw.Close() })
 	if !c.announced {
 		announce()
