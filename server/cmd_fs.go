@@ -16,7 +16,29 @@ import (
 // client and the storage name for the user's FS. Cleaning an absolute path
 // cannot climb above "/", so no argument can leave the user's root; the
 // backend enforces the same on its side (os.Root for local disks).
-func (s *session) resolve(arg string) (vpath, name string) {
+//
+// A path through an atomic upload's temporary is refused as if it did not
+// exist (550): another session must not read, size, rename or delete an
+// upload in flight. resolveNew is the same for a name to be created (553).
+func (s *session) resolve(arg string) (vpath, name string, err error) {
+	vpath, name = s.clean(arg)
+	if isUploadTemp(vpath) {
+		return vpath, name, reply(ftp.CodeFileActionDenied, "No such file or directory.")
+	}
+	return vpath, name, nil
+}
+
+// resolveNew is resolve for a name that a command creates (STOR, APPE,
+// STOU, MKD, RNTO).
+func (s *session) resolveNew(arg string) (vpath, name string, err error) {
+	vpath, name = s.clean(arg)
+	if isUploadTemp(vpath) {
+		return vpath, name, reply(ftp.CodeBadFileName, "File name not allowed.")
+	}
+	return vpath, name, nil
+}
+
+func (s *session) clean(arg string) (vpath, name string) {
 	p := arg
 	if !strings.HasPrefix(p, "/") {
 		p = s.cwd + "/" + p
@@ -27,6 +49,17 @@ func (s *session) resolve(arg string) (vpath, name string) {
 		name = "."
 	}
 	return vpath, name
+}
+
+// isUploadTemp reports whether any element of vpath is named like an
+// atomic upload's temporary.
+func isUploadTemp(vpath string) bool {
+	for e := range strings.SplitSeq(vpath, "/") {
+		if strings.HasPrefix(e, atomicPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // need returns a 550 reply unless the user has every permission in p.
@@ -47,7 +80,10 @@ func (s *session) cmdPWD(ctx context.Context, _ string) (*ftp.Reply, error) {
 }
 
 func (s *session) cmdCWD(ctx context.Context, arg string) (*ftp.Reply, error) {
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
 		return nil, err
@@ -67,7 +103,10 @@ func (s *session) cmdMKD(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermMkdir); err != nil {
 		return nil, err
 	}
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolveNew(arg)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.user.FS.Mkdir(ctx, name); err != nil {
 		return nil, err
 	}
@@ -79,7 +118,10 @@ func (s *session) cmdRMD(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermRmdir); err != nil {
 		return nil, err
 	}
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	if name == "." {
 		return reply(ftp.CodeFileActionDenied, "Cannot remove the root directory."), nil
 	}
@@ -94,7 +136,10 @@ func (s *session) cmdDELE(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermDelete); err != nil {
 		return nil, err
 	}
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	var fi fs.FileInfo
 	if s.quota() != nil {
 		fi, _ = s.user.FS.Stat(ctx, name) // for the quota, after the remove
@@ -111,7 +156,10 @@ func (s *session) cmdRNFR(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermRename); err != nil {
 		return nil, err
 	}
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	if name == "." {
 		return reply(ftp.CodeFileActionDenied, "Cannot rename the root directory."), nil
 	}
@@ -131,7 +179,10 @@ func (s *session) cmdRNTO(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermRename); err != nil {
 		return nil, err
 	}
-	to, toName := s.resolve(arg)
+	to, toName, err := s.resolveNew(arg)
+	if err != nil {
+		return nil, err
+	}
 	if toName == "." {
 		return reply(ftp.CodeBadFileName, "File name not allowed."), nil
 	}
@@ -142,7 +193,7 @@ func (s *session) cmdRNTO(ctx context.Context, arg string) (*ftp.Reply, error) {
 			return nil, err
 		}
 	}
-	_, fromName := s.resolve(from)
+	_, fromName := s.clean(from) // resolved and checked by RNFR
 	if err := s.user.FS.Rename(ctx, fromName, toName); err != nil {
 		return nil, err
 	}
@@ -154,7 +205,10 @@ func (s *session) cmdRNTO(ctx context.Context, arg string) (*ftp.Reply, error) {
 // statFile describes a path that must be a regular file, or a link to one
 // that stays inside the user's root (SIZE, MDTM, MFMT, HASH).
 func (s *session) statFile(ctx context.Context, arg string) (fs.FileInfo, string, error) {
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, vpath, err
+	}
 	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
 		return nil, vpath, err
@@ -251,7 +305,10 @@ func (s *session) siteChmod(ctx context.Context, arg string) (*ftp.Reply, error)
 	if !ok {
 		return reply(ftp.CodeNotImplemented, "CHMOD not supported by this storage."), nil
 	}
-	vpath, name := s.resolve(p)
+	vpath, name, err := s.resolve(p)
+	if err != nil {
+		return nil, err
+	}
 	// setuid, setgid and sticky bits are never granted to FTP users.
 	if err := ch.Chmod(ctx, name, fs.FileMode(mode&0o777)); err != nil {
 		return nil, err

@@ -54,7 +54,10 @@ func (s *session) cmdNLST(ctx context.Context, arg string) (*ftp.Reply, error) {
 }
 
 func (s *session) cmdMLSD(ctx context.Context, arg string) (*ftp.Reply, error) {
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
 		return nil, err
@@ -71,7 +74,10 @@ func (s *session) listing(ctx context.Context, verb, arg string, format listForm
 	if err := s.need(PermList); err != nil {
 		return nil, err
 	}
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	t := s.newTransfer(ctx, verb, vpath, false)
 	return t.unlessRefused(s.startListing(t, name, format, all))
 }
@@ -273,7 +279,10 @@ func (s *session) cmdMLST(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermList); err != nil {
 		return nil, err
 	}
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
 		return nil, err
@@ -301,7 +310,10 @@ func (s *session) cmdSTAT(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return nil, err
 	}
 	all, p := listOptions(arg)
-	_, name := s.resolve(p)
+	_, name, err := s.resolve(p)
+	if err != nil {
+		return nil, err
+	}
 	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
 		return nil, err

@@ -33,7 +33,13 @@ func (s *session) cmdAUTH(ctx context.Context, arg string) (*ftp.Reply, error) {
 	}
 	s.reply(ftp.CodeAuthOK, "Proceed with negotiation.")
 	tc := tls.Server(s.conn, s.tls.controlConfig())
-	_ = tc.SetDeadline(time.Now().Add(s.srv.cfg.DataConnectTimeout))
+	// The handshake is part of logging in: before login it gets what
+	// is left of the login timeout, after it a login timeout of its own.
+	d := s.loginDeadline
+	if s.user != nil {
+		d = time.Now().Add(s.srv.cfg.LoginTimeout)
+	}
+	_ = tc.SetDeadline(d)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		s.log.Info("TLS handshake failed", "err", err)
 		return nil, errQuit

@@ -71,7 +71,10 @@ func (s *session) cmdRETR(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return nil, err
 	}
 	offset := s.takeRest()
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	t := s.newTransfer(ctx, "RETR", vpath, false)
 	f, err := s.user.FS.Open(t.ctx, name, offset)
 	if err != nil {
@@ -172,7 +175,10 @@ type upload struct {
 // store implements STOR and APPE.
 func (s *session) store(ctx context.Context, verb, arg string, appendMode bool) (*ftp.Reply, error) {
 	offset, allocate := s.takeRest(), s.takeAllocation()
-	vpath, name := s.resolve(arg)
+	vpath, name, err := s.resolveNew(arg)
+	if err != nil {
+		return nil, err
+	}
 	if name == "." {
 		return reply(ftp.CodeBadFileName, "File name not allowed."), nil
 	}
@@ -206,9 +212,6 @@ func (s *session) prepareStore(t *transfer, name string, offset, allocate int64,
 		if err := s.need(PermOverwrite); err != nil {
 			return nil, err
 		}
-	}
-	if strings.HasPrefix(path.Base(t.vpath), atomicPrefix) {
-		return reply(ftp.CodeBadFileName, "File name not allowed."), nil
 	}
 	if r := s.checkAllocation(t.ctx, name, allocate); r != nil {
 		return r, nil
@@ -357,6 +360,9 @@ func (s *session) cmdSTOU(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if base == "" {
 		base = "ferry"
 	}
+	if _, _, err := s.resolveNew(base); err != nil {
+		return nil, err
+	}
 	q, err := s.quotaFor(ctx)
 	if err != nil {
 		return nil, err
@@ -373,7 +379,7 @@ func (s *session) cmdSTOU(ctx context.Context, arg string) (*ftp.Reply, error) {
 		t     *transfer
 	)
 	for i := 0; i < 10; i++ {
-		vpath, name = s.resolve(base + "." + randomToken()[:8])
+		vpath, name = s.clean(base + "." + randomToken()[:8])
 		t = s.newTransfer(ctx, "STOU", vpath, true)
 		wf, err = s.user.FS.Create(t.ctx, name, storage.CreateOptions{Exclusive: true})
 		if !errors.Is(err, fs.ErrExist) {

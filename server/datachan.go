@@ -69,7 +69,13 @@ func (d *dataChan) passive(cmd string) (local, advertised uint16, r *ftp.Reply) 
 		return 0, 0, reply(ftp.CodeCantOpenData, "Cannot open passive connection.")
 	}
 	d.pasv, d.cmd = l, cmd
-	return l.Port(), d.srv.cfg.PassivePortMap.Map(l.Port()), nil
+	srv, log, port := d.srv, d.log, l.Port()
+	l.expireAfter(srv.cfg.DataConnectTimeout, func() {
+		srv.passiveExpired.Add(1)
+		log.Info("passive port released: no transfer used it in time", "cmd", cmd, "port", port,
+			"data_connect", srv.cfg.DataConnectTimeout)
+	})
+	return port, srv.cfg.PassivePortMap.Map(port), nil
 }
 
 // port sets up an active data connection to target (PORT or EPRT),
@@ -108,6 +114,9 @@ func (d *dataChan) take() (*dataConn, *ftp.Reply) {
 	d.pasv, d.active, d.cmd = nil, netip.AddrPort{}, ""
 	if c.pasv == nil && !c.active.IsValid() {
 		return nil, reply(ftp.CodeCantOpenData, "Use PORT, EPRT, PASV or EPSV first.")
+	}
+	if c.pasv != nil && !c.pasv.take() {
+		return nil, reply(ftp.CodeCantOpenData, "The passive port was not used in time and is closed; send "+c.cmd+" again.")
 	}
 	if d.srv.cfg.RequireTLSData && !c.protP {
 		c.close()

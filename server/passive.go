@@ -46,11 +46,46 @@ type passiveListener struct {
 	// came from an address other than the control peer and was dropped.
 	onStranger func(netip.AddrPort)
 
+	// expiry closes the listener if no transfer takes it within the
+	// data-connect timeout (see expireAfter); nil when not armed.
+	expiry *time.Timer
+
 	mu       sync.Mutex
 	bare     int              // the bare listening socket, or -1
 	ln       *net.TCPListener // the socket in the netpoller, once it is there
 	closed   bool
 	closeErr error
+}
+
+// expireAfter closes the listener, and calls expired, when no transfer
+// has taken it (take) within d: an unused passive port must not be held
+// until the session ends, or idle sessions that each sent PASV would
+// exhaust the range for everyone.
+func (p *passiveListener) expireAfter(d time.Duration, expired func()) {
+	p.expiry = time.AfterFunc(d, func() {
+		if p.closeIfOpen() {
+			expired()
+		}
+	})
+}
+
+// take disarms the expiry for a transfer that uses the listener; false
+// means it has expired (or is expiring) and must not be used.
+func (p *passiveListener) take() bool {
+	if p.expiry != nil && !p.expiry.Stop() {
+		_ = p.Close()
+		return false
+	}
+	return true
+}
+
+// closeIfOpen closes the listener and reports whether it was open.
+func (p *passiveListener) closeIfOpen() bool {
+	p.mu.Lock()
+	open := !p.closed
+	p.mu.Unlock()
+	_ = p.close()
+	return open
 }
 
 // openPassive binds a listener on ip (the control connection's local
@@ -82,6 +117,14 @@ func (p *passiveListener) Port() uint16 { return p.port }
 // Close closes the listener and releases its port. It is idempotent and
 // may be called while accept waits, which then returns errPassiveClosed.
 func (p *passiveListener) Close() error {
+	if p.expiry != nil {
+		p.expiry.Stop()
+	}
+	return p.close()
+}
+
+// close is Close without the expiry, which its own timer calls.
+func (p *passiveListener) close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

@@ -65,6 +65,9 @@ type Server struct {
 	// fastDone counts downloads finished in the session goroutine
 	// (retrFast), for tests and metrics.
 	fastDone atomic.Int64
+	// passiveExpired counts passive listeners closed unused after the
+	// data-connect timeout.
+	passiveExpired atomic.Int64
 }
 
 // New validates cfg, fills in defaults and returns a Server ready to Serve.
@@ -287,8 +290,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.cancel()
 			return nil
 		case <-ctx.Done():
+			s.cutSessions()
 			s.cancel()
-			s.closeSessions()
 			<-done
 			return ctx.Err()
 		case <-tick.C:
@@ -313,6 +316,26 @@ func (s *Server) closeListeners() {
 		_ = l.Close()
 	}
 	clear(s.listeners)
+}
+
+// cutSessions ends every session at once, each telling its client why:
+// 426 for a running transfer, then 421 (cutForShutdown).
+func (s *Server) cutSessions() {
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, sess := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sess.cutForShutdown()
+		}()
+	}
+	wg.Wait()
 }
 
 func (s *Server) closeSessions() {

@@ -530,6 +530,29 @@ func (s *session) closeIfIdle() {
 	s.closeNow()
 }
 
+// cutForShutdown ends the session when Shutdown's grace is over: a
+// running transfer is cut and answered (426), then the session (421), so
+// the client learns why rather than seeing the connection drop. Each
+// wait is bounded, so a client that stopped reading cannot hold it up.
+func (s *session) cutForShutdown() {
+	if t := s.transfer(); t != nil {
+		t.cut.Store(true)
+		t.cancel()
+		select {
+		case <-t.done:
+		case <-time.After(cutWait):
+		}
+	}
+	s.wmu.Lock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(cutWait))
+	_, _ = s.conn.Write(ftp.Format(ftp.CodeServiceUnavailable, "Server shutting down, closing control connection."))
+	s.wmu.Unlock()
+	s.closeNow()
+}
+
+// cutWait bounds each step of cutForShutdown.
+const cutWait = 5 * time.Second
+
 // closeNow closes the control connection and cancels everything the
 // session started. Safe from any goroutine, any number of times.
 func (s *session) closeNow() {

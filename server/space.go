@@ -74,7 +74,10 @@ func (s *session) cmdAVBL(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermUpload); err != nil {
 		return nil, err
 	}
-	_, name := s.resolve(arg)
+	_, name, err := s.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
 	fi, err := s.user.FS.Stat(ctx, name)
 	if err != nil {
 		return nil, err

@@ -46,8 +46,9 @@ type transfer struct {
 	// directory reader) after the final reply.
 	release func()
 
-	// Read by other goroutines (ABOR, STAT).
+	// Read by other goroutines (ABOR, STAT, Shutdown).
 	aborted atomic.Bool  // set by ABOR before cancel: the reply is 426 "aborted"
+	cut     atomic.Bool  // set by Shutdown past its grace before cancel
 	moved   atomic.Int64 // bytes moved so far
 	size    int64        // bytes announced, or -1; written before runTransfer
 	done    chan struct{}
@@ -128,7 +129,7 @@ func (s *session) moveData(t *transfer) (n int64, err error) {
 func (s *session) finishTransfer(t *transfer, n int64, err error) {
 	t.data.close()
 	t.moved.Store(n)
-	if t.aborted.Load() && err == nil {
+	if (t.aborted.Load() || t.cut.Load()) && err == nil {
 		err = context.Canceled
 	}
 	if t.settle != nil {
@@ -155,6 +156,8 @@ func (s *session) finishTransfer(t *transfer, n int64, err error) {
 // transferReply is the final reply of a transfer that ended with err.
 func (s *session) transferReply(t *transfer, err error) *ftp.Reply {
 	switch {
+	case t.cut.Load():
+		return reply(ftp.CodeTransferAborted, "Server shutting down; transfer aborted.")
 	case t.aborted.Load():
 		return reply(ftp.CodeTransferAborted, "Transfer aborted.")
 	case err == nil:
