@@ -51,6 +51,14 @@ func (s *session) clean(arg string) (vpath, name string) {
 	return vpath, name
 }
 
+// checkDepth refuses a directory at vpath deeper than Config.MaxDepth.
+func (s *session) checkDepth(vpath string) *ftp.Reply {
+	if strings.Count(vpath, "/") > s.srv.cfg.MaxDepth {
+		return reply(ftp.CodeBadFileName, "Directory depth limit reached ("+strconv.Itoa(s.srv.cfg.MaxDepth)+" levels).")
+	}
+	return nil
+}
+
 // isUploadTemp reports whether any element of vpath is named like an
 // atomic upload's temporary.
 func isUploadTemp(vpath string) bool {
@@ -106,6 +114,9 @@ func (s *session) cmdMKD(ctx context.Context, arg string) (*ftp.Reply, error) {
 	vpath, name, err := s.resolveNew(arg)
 	if err != nil {
 		return nil, err
+	}
+	if r := s.checkDepth(vpath); r != nil {
+		return r, nil
 	}
 	if err := s.user.FS.Mkdir(ctx, name); err != nil {
 		return nil, err
@@ -186,6 +197,14 @@ func (s *session) cmdRNTO(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if toName == "." {
 		return reply(ftp.CodeBadFileName, "File name not allowed."), nil
 	}
+	_, fromName := s.clean(from) // resolved and checked by RNFR
+	if fi, err := s.user.FS.Stat(ctx, fromName); err == nil && fi.IsDir() {
+		// A directory moved deeper must not pass the depth limit. (Its
+		// own subtree is not measured: the limit bounds what MKD makes.)
+		if r := s.checkDepth(to); r != nil {
+			return r, nil
+		}
+	}
 	// Replacing an existing file is an overwrite and needs that right too.
 	replaced, err := s.user.FS.Stat(ctx, toName)
 	if err == nil {
@@ -193,7 +212,6 @@ func (s *session) cmdRNTO(ctx context.Context, arg string) (*ftp.Reply, error) {
 			return nil, err
 		}
 	}
-	_, fromName := s.clean(from) // resolved and checked by RNFR
 	if err := s.user.FS.Rename(ctx, fromName, toName); err != nil {
 		return nil, err
 	}

@@ -133,3 +133,39 @@ func TestUploadTemporariesUnreachable(t *testing.T) {
 		t.Fatalf("the temporary changed: %q", got)
 	}
 }
+
+// MKD, and RNTO of a directory, stop at the configured depth (553), so
+// that the start-up sweep and every walker cover the whole tree; files
+// may still sit in the deepest directory.
+func TestDirectoryDepthLimit(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxDepth = 3 })
+	c := dial(t, ts.addr)
+	c.login("alice")
+	for _, d := range []string{"a", "a/b", "a/b/c"} {
+		c.cmd(ftp.CodePathCreated, "MKD "+d)
+	}
+	if msg := c.cmd(ftp.CodeBadFileName, "MKD a/b/c/d"); !strings.Contains(msg, "3 levels") {
+		t.Errorf("553 text: %q", msg)
+	}
+	c.cmd(ftp.CodeFileActionOK, "CWD /a/b/c")
+	c.cmd(ftp.CodeBadFileName, "MKD d")
+	c.cmd(ftp.CodeFileActionOK, "CWD /")
+	writeAll(t, c.open("EPSV", "STOR a/b/c/file"), []byte("leaf"))
+	c.expect(ftp.CodeTransferComplete)
+	c.cmd(ftp.CodePathCreated, "MKD x")
+	c.cmd(ftp.CodeFilePending, "RNFR x")
+	c.cmd(ftp.CodeBadFileName, "RNTO a/b/c/x")
+	c.cmd(ftp.CodeFilePending, "RNFR a/b/c/file")
+	c.cmd(ftp.CodeFileActionOK, "RNTO a/b/c/renamed") // a file: no limit
+	if _, err := os.Stat(filepath.Join(ts.root, "a/b/c/d")); !os.IsNotExist(err) {
+		t.Fatalf("refused MKD created the directory: %v", err)
+	}
+}
+
+func TestDirectoryDepthLimitBounds(t *testing.T) {
+	for _, d := range []int{-1, MaxMaxDepth + 1} {
+		if _, err := New(Config{Auth: testAuth{root: t.TempDir()}, MaxDepth: d}); err == nil {
+			t.Errorf("MaxDepth %d accepted", d)
+		}
+	}
+}

@@ -30,6 +30,11 @@ const (
 	defaultMaxSessions        = 500
 	defaultMaxSessionsPerIP   = 20
 	defaultMaxLineLength      = 4096
+	// DefaultMaxDepth is Config.MaxDepth's default, and MaxMaxDepth its
+	// largest value: below the 256 levels the start-up sweep of upload
+	// temporaries walks (storage/local), with room to spare.
+	DefaultMaxDepth = 64
+	MaxMaxDepth     = 200
 	defaultFailedLoginDelay   = time.Second
 	defaultMaxLoginAttempts   = 3
 	// replyWriteTimeout bounds a reply write to a client that stopped reading.
@@ -85,6 +90,10 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxSessions, defaultMaxSessions)
 	setDefault(&cfg.MaxSessionsPerIP, defaultMaxSessionsPerIP)
 	setDefault(&cfg.MaxLineLength, defaultMaxLineLength)
+	setDefault(&cfg.MaxDepth, DefaultMaxDepth)
+	if cfg.MaxDepth < 1 || cfg.MaxDepth > MaxMaxDepth {
+		return nil, fmt.Errorf("server: directory depth limit %d out of 1-%d", cfg.MaxDepth, MaxMaxDepth)
+	}
 	setDefault(&cfg.FailedLoginDelay, defaultFailedLoginDelay)
 	setDefault(&cfg.MaxLoginAttempts, defaultMaxLoginAttempts)
 	if cfg.CommandRate > 0 && cfg.CommandBurst <= 0 {

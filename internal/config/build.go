@@ -59,6 +59,7 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		DownloadRate:       c.Limits.DownloadRate,
 		UploadRate:         c.Limits.UploadRate,
 		MaxLineLength:      c.Limits.MaxLine,
+		MaxDepth:           c.Limits.MaxDepth,
 		FailedLoginDelay:   time.Duration(c.Limits.FailedLoginDelay),
 		MaxLoginAttempts:   c.Limits.MaxLoginAttempts,
 		Ban:                banPolicy(c.Limits),

@@ -126,9 +126,11 @@ type Limits struct {
 	CommandBurst int     `toml:"command_burst"`
 	// DownloadRate and UploadRate cap the whole server, in bytes per
 	// second; 0: no cap.
-	DownloadRate     int64    `toml:"download_rate"`
-	UploadRate       int64    `toml:"upload_rate"`
-	MaxLine          int      `toml:"max_line"`
+	DownloadRate int64 `toml:"download_rate"`
+	UploadRate   int64 `toml:"upload_rate"`
+	MaxLine      int   `toml:"max_line"`
+	// MaxDepth bounds how deep users may nest directories (MKD, RNTO).
+	MaxDepth         int      `toml:"max_depth"`
 	FailedLoginDelay Duration `toml:"failed_login_delay"`
 	MaxLoginAttempts int      `toml:"max_login_attempts"`
 	// A client IP with BanAfter failed logins within BanWindow is
@@ -207,6 +209,7 @@ func Default() *Config {
 			MaxSessions:      500,
 			MaxPerIP:         20,
 			MaxLine:          4096,
+			MaxDepth:         64,
 			FailedLoginDelay: Duration(time.Second),
 			MaxLoginAttempts: 3,
 			BanAfter:         10,

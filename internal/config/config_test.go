@@ -260,6 +260,7 @@ func TestErrors(t *testing.T) {
 		{"bad network", base + "[[passive.networks]]\nclients = \"10.0.0.0\"\naddress = \"10.0.0.5\"\n", "passive.networks[0].clients"},
 		{"v6 network address", base + "[[passive.networks]]\nclients = \"10.0.0.0/8\"\naddress = \"::1\"\n", "passive.networks[0].address"},
 		{"max line", base + "[limits]\nmax_line = 10\n", "limits.max_line: 10 out of"},
+		{"max depth", base + "[limits]\nmax_depth = 300\n", "limits.max_depth: 300 out of 1-200"},
 		{"ban after", base + "[limits]\nban_after = -3\n", "limits.ban_after: -3"},
 		{"ban for", base + "[limits]\nban_for = \"-1m\"\n", "limits.ban_for: negative"},
 		{"session reuse", base + "[tls]\nsession_reuse = \"maybe\"\n", "tls.session_reuse: \"maybe\""},

@@ -161,6 +161,9 @@ func (c *Config) validateLimits() []error {
 	if m := l.MaxLine; m != 0 && (m < minMaxLine || m > maxMaxLine) {
 		p.add("limits.max_line", "%d out of %d-%d", m, minMaxLine, maxMaxLine)
 	}
+	if d := l.MaxDepth; d < 0 || d > server.MaxMaxDepth {
+		p.add("limits.max_depth", "%d out of 1-%d (0: the default, %d)", d, server.MaxMaxDepth, server.DefaultMaxDepth)
+	}
 	return p
 }
 
