@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -170,6 +171,11 @@ type upload struct {
 	q        *quotaUsage // the user's quota, or nil
 	counted  bool        // a file was counted against q for this upload
 	closed   bool        // wf.Close was called: the bytes are stored, or lost
+	// An in-place upload's starting point, for a roll-back: whether the
+	// file existed, and its length when the transfer started (after
+	// REST+STOR's truncation at the offset).
+	existed bool
+	base    int64
 }
 
 // store implements STOR and APPE.
@@ -216,7 +222,10 @@ func (s *session) prepareStore(t *transfer, name string, offset, allocate int64,
 	if r := s.checkAllocation(t.ctx, name, allocate); r != nil {
 		return r, nil
 	}
-	up := &upload{fsys: fsys, tmp: name, final: name}
+	up := &upload{fsys: fsys, tmp: name, final: name, existed: old != nil, base: offset}
+	if appendMode && old != nil {
+		up.base = old.Size()
+	}
 	opts := storage.CreateOptions{Offset: offset, Append: appendMode}
 	if s.srv.cfg.AtomicUploads && !appendMode && offset == 0 {
 		// Readers must never see a partial file: write a hidden
@@ -281,9 +290,13 @@ func (s *session) startUpload(t *transfer, up *upload, opening string) (*ftp.Rep
 	}
 	// Cleanup must run even when the transfer's context is cancelled
 	// by ABOR.
+	log := s.log
 	t.settle = func(err error) {
-		if err != nil {
-			up.fail(context.WithoutCancel(t.ctx))
+		if err == nil {
+			return
+		}
+		if rerr := up.fail(context.WithoutCancel(t.ctx), err); rerr != nil {
+			log.Warn("failed upload not rolled back", "path", t.vpath, "err", rerr)
 		}
 	}
 	s.runTransfer(t)
@@ -309,28 +322,60 @@ func (up *upload) store(ctx context.Context) error {
 	return nil
 }
 
-// fail ends an upload that did not complete.
-func (up *upload) fail(ctx context.Context) {
+// fail ends an upload that did not complete with err. An atomic upload's
+// temporary goes. An in-place upload (APPE, REST+STOR, or any upload with
+// atomic uploads off) that failed on the server's side (a full disk, the
+// quota, a storage error) or before any byte arrived is rolled back: cut
+// to the length it had when it started, or removed if it created the
+// file, so such a failure never leaves a changed file. One the client cut
+// (a lost data connection, ABOR) keeps what arrived, for REST to resume,
+// as vsftpd and ProFTPD keep it.
+func (up *upload) fail(ctx context.Context, err error) error {
+	if !up.closed {
+		_ = up.wf.Abort()
+	}
 	switch {
-	case !up.closed:
-		up.discard(ctx)
 	case up.atomic:
-		// Closed but not renamed: the temporary must still go.
 		_ = up.fsys.Remove(ctx, up.tmp)
 		up.uncharge()
+		return nil
+	case errors.As(err, new(dataErr)), errors.Is(err, context.Canceled):
+		return nil
 	}
+	return up.rollback(ctx)
 }
 
-// discard ends a failed upload: an atomic temporary is removed and its
-// bytes and file given back; otherwise the partial file stays for a later
-// REST to resume, as vsftpd and ProFTPD keep it.
-func (up *upload) discard(ctx context.Context) {
-	_ = up.wf.Abort()
-	if !up.atomic {
-		return
+// rollback undoes an in-place upload's writes and their charge to the
+// quota. The storage API's own truncating open (Create at an offset)
+// does the cut, so any backend that can resume an upload can roll one
+// back.
+func (up *upload) rollback(ctx context.Context) error {
+	var err error
+	if up.existed {
+		var wf storage.WriteFile
+		if wf, err = up.fsys.Create(ctx, up.final, storage.CreateOptions{Offset: up.base}); err == nil {
+			err = wf.Close()
+		}
+	} else {
+		err = up.fsys.Remove(ctx, up.final)
 	}
-	_ = up.fsys.Remove(ctx, up.tmp)
-	up.uncharge()
+	if err != nil {
+		return fmt.Errorf("rolling back %q to %d bytes: %w", up.final, up.base, err)
+	}
+	if qw, ok := up.wf.(*quotaWriter); ok {
+		files := int64(0)
+		if !up.existed && up.counted {
+			files = 1
+		}
+		up.q.release(qw.written, files)
+	}
+	return nil
+}
+
+// discard ends an upload that never started: an atomic temporary is
+// removed and its bytes and file given back, an in-place one rolled back.
+func (up *upload) discard(ctx context.Context) {
+	_ = up.fail(ctx, errors.New("upload not started"))
 }
 
 // uncharge undoes a failed atomic upload's quota accounting: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,5 +168,71 @@ func TestDirectoryDepthLimitBounds(t *testing.T) {
 		if _, err := New(Config{Auth: testAuth{root: t.TempDir()}, MaxDepth: d}); err == nil {
 			t.Errorf("MaxDepth %d accepted", d)
 		}
+	}
+}
+
+// An in-place upload that fails on the server's side (here the quota)
+// is rolled back to the file as it was when the transfer started: APPE
+// leaves the old file untouched, REST+STOR the file cut at its offset,
+// and a new file is removed. Uploads the client cuts keep what arrived.
+func TestInPlaceUploadRollsBack(t *testing.T) {
+	ts := startQuotaServer(t, Quota{Bytes: 1500}, true)
+	old := randomBytes(1000)
+	ts.write(t, "f", old)
+	c := dial(t, ts.addr)
+	c.login("alice")
+
+	// APPE of 1000 bytes over a quota with 500 left: 552, f unchanged.
+	writeAll(t, c.open("EPSV", "APPE f"), randomBytes(1000))
+	c.expect(ftp.CodeExceededStorage)
+	if got := ts.read(t, "f"); sum(got) != sum(old) {
+		t.Fatalf("APPE over quota left f changed: %d bytes", len(got))
+	}
+	// The quota charged nothing for it: 500 bytes still fit.
+	writeAll(t, c.open("EPSV", "APPE f"), randomBytes(500))
+	c.expect(ftp.CodeTransferComplete)
+	c.cmd(ftp.CodeFileActionOK, "DELE f")
+	ts.write(t, "g", old)
+
+	// REST 400 + STOR of 2000 bytes: g is cut at 400 (what the client
+	// asked for), then writes stop at the quota; g ends at 400 bytes.
+	c.cmd(ftp.CodeFilePending, "REST 400")
+	writeAll(t, c.open("EPSV", "STOR g"), randomBytes(2000))
+	c.expect(ftp.CodeExceededStorage)
+	if got := ts.read(t, "g"); sum(got) != sum(old[:400]) {
+		t.Fatalf("REST+STOR over quota: g has %d bytes, want its first 400", len(got))
+	}
+
+	// APPE to a new name over the quota: the name is gone again.
+	writeAll(t, c.open("EPSV", "APPE new"), randomBytes(3000))
+	c.expect(ftp.CodeExceededStorage)
+	if _, err := os.Stat(filepath.Join(ts.root, "new")); !os.IsNotExist(err) {
+		t.Fatalf("failed APPE to a new name left it: %v", err)
+	}
+}
+
+// An APPE cut by the client keeps what arrived, for a later resume.
+func TestAppendCutByClientKeepsBytes(t *testing.T) {
+	ts := startServer(t, nil)
+	old := []byte("old content\n")
+	ts.write(t, "f", old)
+	c := dial(t, ts.addr)
+	c.login("alice")
+	dc := c.open("EPSV", "APPE f")
+	part := randomBytes(64 << 10)
+	if _, err := dc.Write(part); err != nil {
+		t.Fatal(err)
+	}
+	// STAT reports when the server has them all.
+	testenv.WaitFor(t, 10*time.Second, "the server to receive the bytes", func() bool {
+		return strings.Contains(c.cmd(ftp.CodeSystemStatus, "STAT"), ": 65536 bytes moved")
+	})
+	// A reset, not a clean close (which would be the end of the file).
+	_ = dc.(*net.TCPConn).SetLinger(0)
+	dc.Close()
+	c.expect(ftp.CodeTransferAborted)
+	got := ts.read(t, "f")
+	if len(got) != len(old)+len(part) || sum(got[len(old):]) != sum(part) {
+		t.Fatalf("f has %d bytes after a cut APPE, want the old %d and the %d that arrived", len(got), len(old), len(part))
 	}
 }
