@@ -16,7 +16,9 @@ func (s *session) cmdPASV(ctx context.Context, _ string) (*ftp.Reply, error) {
 		return reply(ftp.CodeBadSequence, "PASV not allowed after EPSV ALL."), nil
 	}
 	if !s.local.Addr().Is4() {
-		return reply(ftp.CodeNetworkProtocol, "PASV is IPv4 only; use EPSV on an IPv6 connection."), nil
+		// 522 is EPSV's and EPRT's reply (RFC 2428); PASV's argument
+		// syntax cannot carry this address at all.
+		return reply(ftp.CodeBadArguments, "PASV is IPv4 only; use EPSV on an IPv6 connection."), nil
 	}
 	adv, err := s.srv.cfg.Advertise.Advertise(ctx, s.local.Addr(), s.remote.Addr())
 	if err != nil || !adv.Unmap().Is4() {

@@ -11,13 +11,13 @@ import (
 // starts with a space.
 func (s *session) cmdFEAT(ctx context.Context, _ string) (*ftp.Reply, error) {
 	feats := []string{
-		"EPRT", "EPSV", "MDTM", "MFMT", "SIZE", "REST STREAM", "TVFS", "UTF8",
+		"EPSV", "MDTM", "MFMT", "SIZE", "REST STREAM", "TVFS", "UTF8",
 		s.mlstFacts.Feature(),
 		"HASH " + hashFeature(s.hashAlgo),
-		"RANG STREAM", "AVBL",
+		"RANG STREAM", "AVBL", "LANG EN*", "CLNT",
 	}
 	if !s.srv.cfg.DisableActive {
-		feats = append(feats, "PORT")
+		feats = append(feats, "EPRT", "PORT")
 	}
 	feats = append(feats, "PASV")
 	if s.srv.cfg.TLS != nil {

@@ -20,10 +20,17 @@ import (
 // A path through an atomic upload's temporary is refused as if it did not
 // exist (550): another session must not read, size, rename or delete an
 // upload in flight. resolveNew is the same for a name to be created (553).
+//
+// A name longer than file systems allow (an element over 255 bytes) is
+// refused permanently: 550 here, 553 by resolveNew. (It used to reach the
+// disk and come back as a temporary 451.)
 func (s *session) resolve(arg string) (vpath, name string, err error) {
 	vpath, name = s.clean(arg)
-	if isUploadTemp(vpath) {
+	switch {
+	case isUploadTemp(vpath):
 		return vpath, name, reply(ftp.CodeFileActionDenied, "No such file or directory.")
+	case tooLong(vpath):
+		return vpath, name, reply(ftp.CodeFileActionDenied, "File name too long.")
 	}
 	return vpath, name, nil
 }
@@ -32,10 +39,34 @@ func (s *session) resolve(arg string) (vpath, name string, err error) {
 // STOU, MKD, RNTO).
 func (s *session) resolveNew(arg string) (vpath, name string, err error) {
 	vpath, name = s.clean(arg)
-	if isUploadTemp(vpath) {
+	switch {
+	case isUploadTemp(vpath):
 		return vpath, name, reply(ftp.CodeBadFileName, "File name not allowed.")
+	case tooLong(vpath):
+		return vpath, name, reply(ftp.CodeBadFileName, "File name too long.")
 	}
 	return vpath, name, nil
+}
+
+// maxNameLen is NAME_MAX, the longest file name element Linux file
+// systems (and most others) take, in bytes; maxPathLen is PATH_MAX.
+const (
+	maxNameLen = 255
+	maxPathLen = 4096
+)
+
+// tooLong reports whether vpath has an element, or is as a whole, longer
+// than file systems allow.
+func tooLong(vpath string) bool {
+	if len(vpath) >= maxPathLen {
+		return true
+	}
+	for e := range strings.SplitSeq(vpath, "/") {
+		if len(e) > maxNameLen {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *session) clean(arg string) (vpath, name string) {
@@ -92,7 +123,7 @@ func (s *session) cmdCWD(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := s.user.FS.Stat(ctx, name)
+	fi, err := s.statFollow(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -227,22 +258,9 @@ func (s *session) statFile(ctx context.Context, arg string) (fs.FileInfo, string
 	if err != nil {
 		return nil, vpath, err
 	}
-	fi, err := s.user.FS.Stat(ctx, name)
+	fi, err := s.statFollow(ctx, name)
 	if err != nil {
 		return nil, vpath, err
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		// A link is described by what it leads to, as RETR sends what it
-		// leads to; the storage's Open confines it to the user's root.
-		f, err := s.user.FS.Open(ctx, name, 0)
-		if err != nil {
-			return nil, vpath, err
-		}
-		fi, err = fileInfo(ctx, s.user.FS, f, name)
-		_ = f.Close()
-		if err != nil {
-			return nil, vpath, err
-		}
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, vpath, reply(ftp.CodeFileActionDenied, "Not a plain file.")
@@ -250,15 +268,64 @@ func (s *session) statFile(ctx context.Context, arg string) (fs.FileInfo, string
 	return fi, name, nil
 }
 
+// statFollow describes name, and a symbolic link by what it leads to, as
+// vsftpd and ProFTPD do: RETR sends the file a link leads to, CWD enters
+// the directory, LIST and MLSD list it. The backend's Open and ReadDir
+// confine a link to the user's root; one that leads out of it (or
+// nowhere) fails as they fail.
+func (s *session) statFollow(ctx context.Context, name string) (fs.FileInfo, error) {
+	fi, err := s.user.FS.Stat(ctx, name)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return fi, err
+	}
+	if d, derr := s.user.FS.ReadDir(ctx, name); derr == nil {
+		_ = d.Close()
+		return linkedDir{fi}, nil
+	}
+	f, err := s.user.FS.Open(ctx, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return fileInfo(ctx, s.user.FS, f, name)
+}
+
+// linkedDir describes a link to a directory as the directory: only its
+// kind is known without a stat through the link, which the storage
+// contract does not offer.
+type linkedDir struct{ fs.FileInfo }
+
+func (l linkedDir) Mode() fs.FileMode { return fs.ModeDir | 0o755 }
+func (l linkedDir) IsDir() bool       { return true }
+
 func (s *session) cmdSIZE(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermList); err != nil {
 		return nil, err
 	}
-	fi, _, err := s.statFile(ctx, arg)
+	fi, name, err := s.statFile(ctx, arg)
 	if err != nil {
 		return nil, err
 	}
-	return reply(ftp.CodeFileStatus, strconv.FormatInt(fi.Size(), 10)), nil
+	if s.binary {
+		return reply(ftp.CodeFileStatus, strconv.FormatInt(fi.Size(), 10)), nil
+	}
+	// RFC 3659 4: SIZE is the octets a RETR would send, which in ASCII
+	// mode are counted by converting the file as RETR would. That costs a
+	// read of the file, so a big one is refused instead, as RFC 3659
+	// allows (ProFTPD refuses every one).
+	if fi.Size() > asciiSizeMax {
+		return reply(ftp.CodeFileActionDenied, "SIZE of a file this big not given in ASCII mode; send TYPE I first."), nil
+	}
+	f, err := s.user.FS.Open(ctx, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var n countingWriter
+	if _, err := copyGeneric(ftp.NewCRLFWriter(&n), &ctxReader{ctx: ctx, r: f}, nil, nil, nil); err != nil {
+		return nil, err
+	}
+	return reply(ftp.CodeFileStatus, strconv.FormatInt(int64(n), 10)), nil
 }
 
 func (s *session) cmdMDTM(ctx context.Context, arg string) (*ftp.Reply, error) {
@@ -333,4 +400,15 @@ func (s *session) siteChmod(ctx context.Context, arg string) (*ftp.Reply, error)
 	}
 	s.log.Info("chmod", "path", vpath, "mode", fmt.Sprintf("%04o", mode&0o777))
 	return reply(ftp.CodeOK, "SITE CHMOD command ok."), nil
+}
+
+// asciiSizeMax is the largest file whose SIZE is counted in ASCII mode.
+const asciiSizeMax = 16 << 20
+
+// countingWriter counts what is written to it.
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }

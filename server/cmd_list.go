@@ -27,18 +27,21 @@ const (
 	formatMLSD                    // MLSD: RFC 3659 fact lines
 )
 
-// listOptions parses LIST/NLST arguments: leading "-" words are ls
+// listOptions parses LIST/NLST/STAT arguments: leading "-" words are ls
 // options (only -a changes anything: dot files are shown), the rest is
-// the path. A path that itself starts with "-" is not supported, as in
-// most servers.
+// the path. "--" ends the options, as in ls, so that "LIST -- -la"
+// lists a directory named "-la".
 func listOptions(arg string) (all bool, p string) {
 	arg = strings.TrimLeft(arg, " ")
 	for strings.HasPrefix(arg, "-") {
 		opt, rest, _ := strings.Cut(arg, " ")
+		arg = strings.TrimLeft(rest, " ")
+		if opt == "--" {
+			break
+		}
 		if strings.Contains(opt, "a") || strings.Contains(opt, "A") {
 			all = true
 		}
-		arg = strings.TrimLeft(rest, " ")
 	}
 	return all, arg
 }
@@ -54,17 +57,18 @@ func (s *session) cmdNLST(ctx context.Context, arg string) (*ftp.Reply, error) {
 }
 
 func (s *session) cmdMLSD(ctx context.Context, arg string) (*ftp.Reply, error) {
-	vpath, name, err := s.resolve(arg)
+	_, name, err := s.resolve(arg)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := s.user.FS.Stat(ctx, name)
+	fi, err := s.statFollow(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		// RFC 3659 7.2.1: MLSD of a non-directory is an error.
-		return reply(ftp.CodeFileActionDenied, vpath+": not a directory."), nil
+		// RFC 3659 7.2.1: MLSD of a non-directory is an error. The path
+		// stays out of the reply, as it does from every reply.
+		return reply(ftp.CodeFileActionDenied, "Not a directory."), nil
 	}
 	return s.listing(ctx, "MLSD", arg, formatMLSD, true)
 }
@@ -83,7 +87,7 @@ func (s *session) listing(ctx context.Context, verb, arg string, format listForm
 }
 
 func (s *session) startListing(t *transfer, name string, format listFormat, all bool) (*ftp.Reply, error) {
-	fi, err := s.user.FS.Stat(t.ctx, name)
+	fi, err := s.statFollow(t.ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +318,7 @@ func (s *session) cmdSTAT(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := s.user.FS.Stat(ctx, name)
+	fi, err := s.statFollow(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,9 @@ func (s *session) cmdUSER(ctx context.Context, arg string) (*ftp.Reply, error) {
 	}
 	s.pendingUser = arg
 	if isAnonymousName(arg) {
-		return reply(ftp.CodeNeedPassword, "Anonymous login ok, send your email address as password."), nil
+		// Whether anonymous logins are allowed is the Authenticator's to
+		// say at PASS; this reply promises nothing.
+		return reply(ftp.CodeNeedPassword, "Send your email address as password for anonymous access."), nil
 	}
 	return reply(ftp.CodeNeedPassword, "Password required for "+sanitize(arg)+"."), nil
 }
@@ -146,6 +148,8 @@ func (s *session) cmdREIN(ctx context.Context, _ string) (*ftp.Reply, error) {
 	s.pendingUser = ""
 	s.cwd = "/"
 	s.binary = true
+	s.hashAlgo = "SHA-256"
+	s.mlstFacts = ftp.AllFacts
 	s.restOffset = 0
 	s.allocate = 0
 	s.rangeEnd = 0

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,16 +58,16 @@ func (s *session) cmdAUTH(ctx context.Context, arg string) (*ftp.Reply, error) {
 	return nil, nil
 }
 
-func (s *session) cmdPBSZ(ctx context.Context, arg string) (*ftp.Reply, error) {
+func (s *session) cmdPBSZ(_ context.Context, arg string) (*ftp.Reply, error) {
+	if _, err := strconv.ParseUint(strings.TrimSpace(arg), 10, 32); err != nil {
+		return reply(ftp.CodeBadArguments, "PBSZ needs a decimal buffer size."), nil
+	}
 	if !s.tlsControl {
 		return reply(ftp.CodeBadSequence, "PBSZ needs AUTH TLS first."), nil
 	}
 	s.pbsz = true
-	// Stream-oriented TLS has no buffer size: the only valid value is 0
-	// (RFC 4217 section 9).
-	if strings.TrimSpace(arg) != "0" {
-		return reply(ftp.CodeOK, "PBSZ=0"), nil
-	}
+	// Stream-oriented TLS has no buffer size: any size asked for is
+	// answered with the only valid one, 0 (RFC 4217 section 9).
 	return reply(ftp.CodeOK, "PBSZ=0"), nil
 }
 

@@ -71,7 +71,13 @@ func (s *session) cmdRETR(ctx context.Context, arg string) (*ftp.Reply, error) {
 	if err := s.need(PermDownload); err != nil {
 		return nil, err
 	}
-	offset := s.takeRest()
+	offset, end := s.takeRest(), s.takeRangeEnd()
+	if offset > 0 && !s.binary {
+		// A REST offset counts octets of the transfer, which in ASCII
+		// mode are not the file's (RFC 3659 5.3): refused, as vsftpd
+		// does, rather than resumed at the wrong byte.
+		return reply(ftp.CodeFileActionDenied, "No support for resume of ASCII transfer."), nil
+	}
 	vpath, name, err := s.resolve(arg)
 	if err != nil {
 		return nil, err
@@ -96,9 +102,17 @@ func (s *session) cmdRETR(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return r, err
 	}
 	size := fi.Size() - offset
+	if end > 0 && end < fi.Size() {
+		size = end - offset // RANG: up to its end point, inclusive
+	}
 	t.size = size
-	t.opening = "Opening " + s.modeName() + " mode data connection for " + path.Base(vpath) +
-		" (" + strconv.FormatInt(size, 10) + " bytes)."
+	t.opening = "Opening " + s.modeName() + " mode data connection for " + path.Base(vpath)
+	if s.binary {
+		t.opening += " (" + strconv.FormatInt(size, 10) + " bytes)."
+	} else {
+		// The octets an ASCII transfer sends are not the file's size.
+		t.opening += "."
+	}
 	t.release = func() { _ = f.Close() }
 	ascii, stall := !s.binary, s.srv.cfg.DataStallTimeout
 	var sent int64 // by the fast path
@@ -176,11 +190,25 @@ type upload struct {
 	// REST+STOR's truncation at the offset).
 	existed bool
 	base    int64
+	ranged  bool // a RANG range written in place: never rolled back
 }
 
 // store implements STOR and APPE.
 func (s *session) store(ctx context.Context, verb, arg string, appendMode bool) (*ftp.Reply, error) {
-	offset, allocate := s.takeRest(), s.takeAllocation()
+	offset, allocate, end := s.takeRest(), s.takeAllocation(), s.takeRangeEnd()
+	if appendMode {
+		// APPE appends at the end by definition: a pending REST marker
+		// (or RANG) is cleared and has no effect.
+		offset, end = 0, 0
+	}
+	if offset > 0 && !s.binary {
+		return reply(ftp.CodeFileActionDenied, "No support for resume of ASCII transfer."), nil
+	}
+	if end > 0 && s.srv.cfg.AtomicUploads {
+		// RANG with STOR writes in place without truncating
+		// (draft-bryan-ftp-range); atomic uploads never write in place.
+		return reply(ftp.CodeNotImplParam, "RANG with STOR is not available while uploads are atomic."), nil
+	}
 	vpath, name, err := s.resolveNew(arg)
 	if err != nil {
 		return nil, err
@@ -189,11 +217,11 @@ func (s *session) store(ctx context.Context, verb, arg string, appendMode bool) 
 		return reply(ftp.CodeBadFileName, "File name not allowed."), nil
 	}
 	t := s.newTransfer(ctx, verb, vpath, true)
-	return t.unlessRefused(s.prepareStore(t, name, offset, allocate, appendMode))
+	return t.unlessRefused(s.prepareStore(t, name, offset, allocate, end, appendMode))
 }
 
 // prepareStore opens the target of STOR or APPE and starts the upload.
-func (s *session) prepareStore(t *transfer, name string, offset, allocate int64, appendMode bool) (*ftp.Reply, error) {
+func (s *session) prepareStore(t *transfer, name string, offset, allocate, end int64, appendMode bool) (*ftp.Reply, error) {
 	fsys := s.user.FS
 	old, err := fsys.Stat(t.ctx, name)
 	switch {
@@ -226,7 +254,7 @@ func (s *session) prepareStore(t *transfer, name string, offset, allocate int64,
 	if appendMode && old != nil {
 		up.base = old.Size()
 	}
-	opts := storage.CreateOptions{Offset: offset, Append: appendMode}
+	opts := storage.CreateOptions{Offset: offset, Append: appendMode, KeepTail: end > 0}
 	if s.srv.cfg.AtomicUploads && !appendMode && offset == 0 {
 		// Readers must never see a partial file: write a hidden
 		// temporary beside the target and rename it on success.
@@ -248,7 +276,16 @@ func (s *session) prepareStore(t *transfer, name string, offset, allocate int64,
 	}
 	if up.wf, err = fsys.Create(t.ctx, up.tmp, opts); err != nil {
 		up.releaseNew()
+		if end > 0 && errors.Is(err, storage.ErrUnsupported) {
+			return reply(ftp.CodeNotImplParam, "RANG with STOR is not available on this storage."), nil
+		}
 		return nil, err
+	}
+	if end > 0 {
+		// The upload stops at the range's end point. What it wrote over
+		// cannot be restored, so a failed range write is not rolled back.
+		up.wf = &rangeWriter{WriteFile: up.wf, left: end - offset}
+		up.ranged = true
 	}
 	if up.q != nil {
 		if old != nil && !appendMode {
@@ -339,7 +376,7 @@ func (up *upload) fail(ctx context.Context, err error) error {
 		_ = up.fsys.Remove(ctx, up.tmp)
 		up.uncharge()
 		return nil
-	case errors.As(err, new(dataErr)), errors.Is(err, context.Canceled):
+	case errors.As(err, new(dataErr)), errors.Is(err, context.Canceled), up.ranged:
 		return nil
 	}
 	return up.rollback(ctx)
@@ -450,4 +487,37 @@ func randomToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// errPastRange: the client sent more than the RANG range it announced
+// (RFC 959's 552: exceeded storage allocation).
+var errPastRange = reply(ftp.CodeExceededStorage, "More data than the RANG range announced.")
+
+// rangeWriter writes at most left bytes: a STOR after RANG stops at the
+// range's end point (552 for anything past it).
+type rangeWriter struct {
+	storage.WriteFile
+	left int64
+}
+
+func (w *rangeWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > w.left {
+		n, err := w.WriteFile.Write(p[:w.left])
+		w.left -= int64(n)
+		if err == nil {
+			err = errPastRange
+		}
+		return n, err
+	}
+	n, err := w.WriteFile.Write(p)
+	w.left -= int64(n)
+	return n, err
+}
+
+// takeRangeEnd returns and clears the end point of a preceding RANG
+// (exclusive; 0: none).
+func (s *session) takeRangeEnd() int64 {
+	n := s.rangeEnd
+	s.rangeEnd = 0
+	return n
 }

@@ -47,7 +47,8 @@ func init() {
 		"USER": {(*session).cmdUSER, needArg, "<name>"},
 		"PASS": {(*session).cmdPASS, 0, "<password>"},
 		"ACCT": {(*session).cmdACCT, 0, "<account>"},
-		"CWD":  {(*session).cmdCWD, needLogin, "<path>"},
+		"CWD":  {(*session).cmdCWD, needLogin | needArg, "<path>"},
+		"SMNT": {(*session).cmdSMNT, needLogin, "<pathname>"},
 		"XCWD": {(*session).cmdCWD, needLogin, "<path>"},
 		"CDUP": {(*session).cmdCDUP, needLogin, ""},
 		"XCUP": {(*session).cmdCDUP, needLogin, ""},
@@ -97,6 +98,14 @@ func init() {
 		"MDTM": {(*session).cmdMDTM, needLogin | needArg, "<file>"},
 		"MFMT": {(*session).cmdMFMT, needLogin | needArg, "<YYYYMMDDHHMMSS> <path>"},
 		"HASH": {(*session).cmdHASH, needLogin | needArg, "<file>"},
+		// Legacy digests, as ProFTPD's mod_digest answers them.
+		"XCRC":    {xDigest("CRC32"), needLogin | needArg, "<file> [<start> [<end>]]"},
+		"XMD5":    {xDigest("MD5"), needLogin | needArg, "<file> [<start> [<end>]]"},
+		"XSHA1":   {xDigest("SHA-1"), needLogin | needArg, "<file> [<start> [<end>]]"},
+		"XSHA256": {xDigest("SHA-256"), needLogin | needArg, "<file> [<start> [<end>]]"},
+		"XSHA512": {xDigest("SHA-512"), needLogin | needArg, "<file> [<start> [<end>]]"},
+		"CLNT":    {(*session).cmdCLNT, needArg, "<client name>"},
+		"LANG":    {(*session).cmdLANG, 0, "[EN]"},
 
 		// Security (RFC 4217).
 		"AUTH": {(*session).cmdAUTH, needArg, "TLS"},
@@ -217,6 +226,27 @@ func (s *session) cmdMODE(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return reply(ftp.CodeOK, "Mode set to S."), nil
 	}
 	return reply(ftp.CodeNotImplParam, "Only stream mode (S) is supported."), nil
+}
+
+// cmdSMNT is an RFC 959 command ferry does not offer: a user's view of
+// storage is fixed at login.
+func (s *session) cmdSMNT(context.Context, string) (*ftp.Reply, error) {
+	return reply(ftp.CodeNotImplemented, "SMNT not implemented."), nil
+}
+
+// cmdCLNT records the client's name (draft-ietf-ftpext-clnt), for the log.
+func (s *session) cmdCLNT(_ context.Context, arg string) (*ftp.Reply, error) {
+	s.log.Info("client", "name", sanitize(arg))
+	return reply(ftp.CodeOK, "Noted."), nil
+}
+
+// cmdLANG selects the language of replies (RFC 2640 4.1): English only.
+func (s *session) cmdLANG(_ context.Context, arg string) (*ftp.Reply, error) {
+	switch lang := strings.ToUpper(strings.TrimSpace(arg)); lang {
+	case "", "EN", "EN-US", "EN-GB":
+		return reply(ftp.CodeOK, "Using EN."), nil
+	}
+	return reply(ftp.CodeNotImplParam, "Language not supported; EN is."), nil
 }
 
 func (s *session) cmdACCT(ctx context.Context, _ string) (*ftp.Reply, error) {

@@ -72,6 +72,9 @@ func sendData(conn net.Conn, src io.Reader, size int64, ascii bool, stall time.D
 	if ascii {
 		w = ftp.NewCRLFWriter(w)
 	}
+	if size >= 0 {
+		src = io.LimitReader(src, size) // as announced, like the sendfile path
+	}
 	return copyGeneric(w, src, func(err error) error { return dataErr{err} }, nil, progress)
 }
 

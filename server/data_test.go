@@ -161,7 +161,7 @@ func TestIPv6(t *testing.T) {
 	c := dial(t, l6.Addr().String())
 	c.login("alice")
 	ts.write(t, "f", []byte("over IPv6"))
-	c.cmd(ftp.CodeNetworkProtocol, "PASV")
+	c.cmd(ftp.CodeBadArguments, "PASV")
 	c.cmd(ftp.CodeNetworkProtocol, "EPSV 1")
 	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV 2"))
 	dc, err := net.DialTimeout("tcp6", net.JoinHostPort("::1", strconv.Itoa(int(port))), 5*time.Second)

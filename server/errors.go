@@ -36,6 +36,9 @@ func storageReply(err error) (int, string) {
 		return ftp.CodeFileActionDenied, "Permission denied."
 	case errors.Is(err, fs.ErrInvalid):
 		return ftp.CodeBadFileName, "File name not allowed."
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		// Permanent: the same name will never fit (a backend's own limit).
+		return ftp.CodeFileActionDenied, "File name too long."
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return ftp.CodeTransferAborted, "Operation aborted."
 	}

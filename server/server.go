@@ -73,6 +73,9 @@ type Server struct {
 	// passiveExpired counts passive listeners closed unused after the
 	// data-connect timeout.
 	passiveExpired atomic.Int64
+	// hashKeepAlive, when not zero, replaces the interval of a long
+	// digest's keep-alive lines (tests).
+	hashKeepAlive time.Duration
 }
 
 // New validates cfg, fills in defaults and returns a Server ready to Serve.

@@ -341,16 +341,17 @@ func TestHash(t *testing.T) {
 	ts.write(t, "fox", data)
 	c := dial(t, ts.addr)
 	c.login("alice")
-	want := fmt.Sprintf("SHA-256 0-%d %x fox", len(data), sum(data))
+	// The range's end is the last byte hashed (draft-bryan-ftpext-hash 3.4).
+	want := fmt.Sprintf("SHA-256 0-%d %x fox", len(data)-1, sum(data))
 	if got := c.cmd(ftp.CodeFileStatus, "HASH fox"); got != want {
 		t.Fatalf("HASH %q, want %q", got, want)
 	}
 	c.cmd(ftp.CodeOK, "OPTS HASH MD5")
-	if got := c.cmd(ftp.CodeFileStatus, "HASH fox"); got != "MD5 0-43 9e107d9d372bb6826bd81d3542a419d6 fox" {
+	if got := c.cmd(ftp.CodeFileStatus, "HASH fox"); got != "MD5 0-42 9e107d9d372bb6826bd81d3542a419d6 fox" {
 		t.Fatalf("HASH MD5 %q", got)
 	}
 	c.cmd(ftp.CodeFilePending, "RANG 4 8")
-	if got := c.cmd(ftp.CodeFileStatus, "HASH fox"); !strings.HasPrefix(got, "MD5 4-9 ") {
+	if got := c.cmd(ftp.CodeFileStatus, "HASH fox"); !strings.HasPrefix(got, "MD5 4-8 ") {
 		t.Fatalf("HASH range %q", got)
 	}
 }

@@ -113,6 +113,11 @@ type CreateOptions struct {
 	Append bool
 	// Exclusive: fail with fs.ErrExist if name exists (STOU, atomic temporaries).
 	Exclusive bool
+	// KeepTail: with Offset, write over the bytes from Offset on
+	// without cutting the file there (STOR after RANG writes a range in
+	// place). A backend that cannot write in place returns
+	// ErrUnsupported.
+	KeepTail bool
 }
 
 // Chmoder is implemented by backends that keep Unix permission bits (SITE CHMOD).

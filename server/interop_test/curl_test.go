@@ -416,13 +416,16 @@ func TestCurlIPv6(t *testing.T) {
 	sameFile(t, dst, data)
 
 	// PASV cannot name an IPv6 address (curl never sends it over IPv6,
-	// even with --disable-epsv, so a raw client asks): 522 and the
-	// protocol to use, never an IPv4 address.
+	// even with --disable-epsv, so a raw client asks): 501 and the
+	// protocol to use, never an IPv4 address. 501, not 522: that is
+	// EPSV's and EPRT's reply (RFC 2428).
 	c := dialControl(t, e.addr())
 	c.expect(t, 220)
 	c.cmd(t, 331, "USER "+testUser)
 	c.cmd(t, 230, "PASS "+testPass)
-	c.cmd(t, 522, "PASV")
+	if msg := c.cmd(t, 501, "PASV"); !strings.Contains(msg, "EPSV") {
+		t.Fatalf("PASV reply %q does not point to EPSV", msg)
+	}
 	if msg := c.cmd(t, 229, "EPSV"); !strings.Contains(msg, "(|||") {
 		t.Fatalf("EPSV reply %q", msg)
 	}

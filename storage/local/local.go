@@ -169,7 +169,7 @@ func (f *FS) Create(ctx context.Context, name string, opts storage.CreateOptions
 		// it when it is closed (auto_da_alloc), which for a new 1 GiB
 		// upload put the block allocation of the whole file in the
 		// close before the 226.
-		if fi.Size() > opts.Offset {
+		if fi.Size() > opts.Offset && !opts.KeepTail {
 			if err := file.Truncate(opts.Offset); err != nil {
 				return fail(f.wrap("create", name, err))
 			}

@@ -131,6 +131,11 @@ def suite_plain():
 
     @check
     def size_mdtm():
+        # RFC 3659 4: SIZE is what RETR would send in the current TYPE.
+        import re
+        f.voidcmd("TYPE A")
+        eq(f.size("bin.dat"), len(re.sub(rb"(?<!\r)\n", b"\r\n", payload)), "size in ASCII mode")
+        f.voidcmd("TYPE I")
         eq(f.size("bin.dat"), len(payload), "size")
         resp = f.sendcmd("MDTM bin.dat")
         eq(resp[:4], "213 ", "mdtm code")
