@@ -69,12 +69,13 @@ func (s *session) cmdRANG(ctx context.Context, arg string) (*ftp.Reply, error) {
 	}
 	start, err1 := strconv.ParseInt(f[0], 10, 64)
 	end, err2 := strconv.ParseInt(f[1], 10, 64)
-	if err1 != nil || err2 != nil || start < 0 || end < start {
-		return reply(ftp.CodeBadArguments, "Invalid range."), nil
-	}
-	if start == 1 && end == 0 {
+	if err1 == nil && err2 == nil && start == 1 && end == 0 {
+		// The draft's reset: "RANG 1 0" clears a range.
 		s.restOffset, s.rangeEnd = 0, 0
 		return reply(ftp.CodeFilePending, "Range reset."), nil
+	}
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return reply(ftp.CodeBadArguments, "Invalid range."), nil
 	}
 	s.restOffset, s.rangeEnd = start, end+1
 	return reply(ftp.CodeFilePending, "Restarting at "+f[0]+". Ending byte at "+f[1]+"."), nil

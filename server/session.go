@@ -271,6 +271,11 @@ func (s *session) handleParsed(ctx context.Context, cmd ftp.Command, bad *ftp.Re
 		return s.dispatch(ctx, cmd)
 	}
 	q := queuedCmd{cmd: cmd, bad: bad}
+	if t != nil && t.over {
+		// The transfer has answered, or is answering: this command
+		// waits for it to be gone, like any other.
+		t = nil
+	}
 	if bad == nil {
 		switch cmd.Verb {
 		case "ABOR":

@@ -52,6 +52,10 @@ type transfer struct {
 	moved   atomic.Int64 // bytes moved so far
 	size    int64        // bytes announced, or -1; written before runTransfer
 	done    chan struct{}
+	// over is set, under the session's xmu, just before the final
+	// reply: a command read from then on came after the transfer, as
+	// far as the client can tell, and must not act on it (handleParsed).
+	over bool
 }
 
 // newTransfer starts building a transfer under ctx, the command's.
@@ -135,6 +139,9 @@ func (s *session) finishTransfer(t *transfer, n int64, err error) {
 	if t.settle != nil {
 		t.settle(err)
 	}
+	s.xmu.Lock()
+	t.over = true
+	s.xmu.Unlock()
 	r := s.transferReply(t, err)
 	_ = s.reply(r.Code, r.Msg)
 	s.logTransfer(t, n, err)
