@@ -33,10 +33,10 @@ const (
 	// DefaultMaxDepth is Config.MaxDepth's default, and MaxMaxDepth its
 	// largest value: below the 256 levels the start-up sweep of upload
 	// temporaries walks (storage/local), with room to spare.
-	DefaultMaxDepth = 64
-	MaxMaxDepth     = 200
-	defaultFailedLoginDelay   = time.Second
-	defaultMaxLoginAttempts   = 3
+	DefaultMaxDepth         = 64
+	MaxMaxDepth             = 200
+	defaultFailedLoginDelay = time.Second
+	defaultMaxLoginAttempts = 3
 	// replyWriteTimeout bounds a reply write to a client that stopped reading.
 	replyWriteTimeout = time.Minute
 )
