@@ -76,16 +76,16 @@ type Config struct {
 	// DownloadRate and UploadRate cap the whole server's transfers in
 	// bytes per second; 0: no cap. Per-user caps are in User.
 	DownloadRate, UploadRate int64
-	MaxLineLength            int // command line bytes (4096)
+	MaxLineLength            int           // command line bytes (4096)
+	FailedLoginDelay         time.Duration // pause before answering a failed PASS (1s), growing with failures
+	MaxLoginAttempts         int           // failed PASS per session before disconnect (3)
+	Ban                      BanPolicy     // temporary bans after repeated failures (DefaultBanPolicy; After < 0: off)
+	AtomicUploads            bool          // upload to a hidden temporary, rename on success
+	ListHidden               bool          // LIST shows dot files without -a (most clients expect it)
 	// MaxDepth bounds how deep MKD (and RNTO of a directory) may nest
 	// directories below a user's root (64), so that the start-up sweep
 	// of upload temporaries and every other walker covers the whole tree.
-	MaxDepth         int
-	FailedLoginDelay time.Duration // pause before answering a failed PASS (1s), growing with failures
-	MaxLoginAttempts int           // failed PASS per session before disconnect (3)
-	Ban              BanPolicy     // temporary bans after repeated failures (DefaultBanPolicy; After < 0: off)
-	AtomicUploads    bool          // upload to a hidden temporary, rename on success
-	ListHidden       bool          // LIST shows dot files without -a (most clients expect it)
+	MaxDepth int
 
 	// Logger receives session, login and transfer records; nil discards.
 	Logger *slog.Logger
