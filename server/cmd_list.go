@@ -78,24 +78,33 @@ func (s *session) listing(ctx context.Context, verb, arg string, format listForm
 	if err := s.need(PermList); err != nil {
 		return nil, err
 	}
-	vpath, name, err := s.resolve(arg)
+	vpath, _, err := s.resolve(arg)
 	if err != nil {
 		return nil, err
 	}
 	t := s.newTransfer(ctx, verb, vpath, false)
-	return t.unlessRefused(s.startListing(t, name, format, all))
+	return t.unlessRefused(s.startListing(t, arg, format, all))
 }
 
-func (s *session) startListing(t *transfer, name string, format listFormat, all bool) (*ftp.Reply, error) {
-	fi, err := s.statFollow(t.ctx, name)
+func (s *session) startListing(t *transfer, arg string, format listFormat, all bool) (*ftp.Reply, error) {
+	var target listTarget
+	var err error
+	if format == formatMLSD {
+		// MLSD's argument is a directory, never a pattern (RFC 3659 7.1).
+		_, name, _ := s.resolve(arg)
+		target.fi, err = s.statFollow(t.ctx, name)
+		if err == nil {
+			target.dir, err = s.user.FS.ReadDir(t.ctx, name)
+		}
+	} else {
+		target, err = s.openListing(t.ctx, arg)
+	}
 	if err != nil {
 		return nil, err
 	}
-	var dir storage.DirReader
-	if fi.IsDir() {
-		if dir, err = s.user.FS.ReadDir(t.ctx, name); err != nil {
-			return nil, err
-		}
+	fi, dir := target.fi, target.dir
+	all = all || target.glob
+	if dir != nil {
 		t.release = func() { _ = dir.Close() }
 	}
 	var r *ftp.Reply
@@ -314,19 +323,13 @@ func (s *session) cmdSTAT(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return nil, err
 	}
 	all, p := listOptions(arg)
-	_, name, err := s.resolve(p)
+	target, err := s.openListing(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := s.statFollow(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	var dir storage.DirReader
-	if fi.IsDir() {
-		if dir, err = s.user.FS.ReadDir(ctx, name); err != nil {
-			return nil, err
-		}
+	fi, dir := target.fi, target.dir
+	all = all || target.glob
+	if dir != nil {
 		defer dir.Close()
 	}
 	s.wmu.Lock()

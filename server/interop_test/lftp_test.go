@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"os"
 	"time"
 
-	"github.com/ferry-ftp/ferry/ftp"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-ftp/ferry/ftp"
 
 	"github.com/ferry-ftp/ferry/internal/testenv"
 )
@@ -234,4 +236,24 @@ func TestLftpImplicitTLS(t *testing.T) {
 	}
 	sameFile(t, filepath.Join(e.root, "implicit.bin"), data)
 	sameFile(t, filepath.Join(e.work, "back.bin"), data)
+}
+
+// TestLftpMgetGlob: lftp expands mget's pattern itself, from a listing,
+// and still works against server-side globbing.
+func TestLftpMgetGlob(t *testing.T) {
+	testenv.Tool(t, "lftp")
+	e := startServer(t, options{})
+	want := map[string][]byte{}
+	for _, n := range []string{"a.txt", "b.txt"} {
+		want[n] = writeRandom(t, filepath.Join(e.root, "docs", n), 20<<10+len(n))
+	}
+	writeRandom(t, filepath.Join(e.root, "docs", "c.log"), 100)
+	dst := t.TempDir()
+	lftp(t, e, dst, []string{"set ftp:ssl-allow no"}, "mget docs/*.txt")
+	for n, data := range want {
+		sameFile(t, filepath.Join(dst, n), data)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "c.log")); !os.IsNotExist(err) {
+		t.Errorf("mget docs/*.txt fetched c.log: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -72,5 +73,37 @@ func TestTnftp(t *testing.T) {
 			sameFile(t, got, data)
 			sameFile(t, filepath.Join(e.root, "up-"+tc.name+".bin"), up)
 		})
+	}
+}
+
+// TestTnftpMgetGlob: tnftp's mget sends the pattern to the server (NLST
+// *.txt) and fetches each name it gets back, so it needs server-side
+// globbing; files that do not match, and dot files, stay behind.
+func TestTnftpMgetGlob(t *testing.T) {
+	tnftp := testenv.Tool(t, "tnftp")
+	e := startServer(t, options{})
+	want := map[string][]byte{}
+	for _, n := range []string{"a.txt", "b.txt"} {
+		want[n] = writeRandom(t, filepath.Join(e.root, "docs", n), 10<<10+len(n))
+	}
+	writeRandom(t, filepath.Join(e.root, "docs", "c.log"), 100)
+	writeRandom(t, filepath.Join(e.root, "docs", ".hidden.txt"), 100)
+	dst := t.TempDir()
+	script := []string{
+		fmt.Sprintf("open %s %d", e.host, e.port),
+		fmt.Sprintf("user %s %s", testUser, testPass),
+		"binary", "prompt off", "cd docs", "lcd " + dst,
+		"mget *.txt",
+		"quit",
+	}
+	out := e.mustRun("", strings.Join(script, "\n")+"\n", tnftp, "-n", "-v", "-d")
+	mustContain(t, "tnftp mget transcript", out, "---> NLST *.txt", "---> RETR a.txt", "---> RETR b.txt")
+	for n, data := range want {
+		sameFile(t, filepath.Join(dst, n), data)
+	}
+	for _, n := range []string{"c.log", ".hidden.txt"} {
+		if _, err := os.Stat(filepath.Join(dst, n)); !os.IsNotExist(err) {
+			t.Errorf("mget *.txt fetched %s: %v", n, err)
+		}
 	}
 }
