@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,5 +26,29 @@ func TestWaitForFailsAtDeadline(t *testing.T) {
 	}
 	if last.Sub(start) < 50*time.Millisecond {
 		t.Errorf("last check %v after the start, before the deadline", last.Sub(start))
+	}
+}
+
+func TestWaitForStateReportsLastState(t *testing.T) {
+	r := &Recorder{TB: t}
+	calls := 0
+	WaitForState(r, 10*time.Second, "the third call", func() string {
+		if calls++; calls == 3 {
+			return ""
+		}
+		return "not yet"
+	})
+	if calls != 3 || len(r.Failures) != 0 {
+		t.Fatalf("%d calls, failures %q; want 3 calls and none", calls, r.Failures)
+	}
+
+	calls = 0
+	WaitForState(r, 50*time.Millisecond, "a state never reached", func() string {
+		calls++
+		return fmt.Sprintf("%d checks made", calls)
+	})
+	want := fmt.Sprintf("waiting for a state never reached: %d checks made", calls)
+	if len(r.Failures) != 1 || !strings.HasSuffix(r.Failures[0], want) {
+		t.Fatalf("failures %q; want one ending %q", r.Failures, want)
 	}
 }
