@@ -2,7 +2,8 @@
 // does for HTTP: NewServer starts a server.Server on 127.0.0.1:0 over a
 // temporary directory, with known accounts and a free passive range, and
 // stops it when the test ends. Conn speaks the control protocol line by
-// line for transcript tests, against this server or any other.
+// line for transcript tests, against this server or any other, and opens
+// data connections in every mode (Open), TLS included (OpenTLS).
 //
 //	ts := ftptest.NewServer(t, func(c *server.Config) { c.AtomicUploads = true })
 //	c := ts.Dial(t)
@@ -12,6 +13,9 @@
 //		{Send: "MKD d", Want: "257"},
 //		{Send: "DELE nothing", Want: "550"},
 //	})
+//	ts.WriteFile(t, "f", []byte("data"))
+//	got := ftptest.ReadAll(t, c.Open("EPSV", "RETR f"))
+//	c.Expect(226)
 package ftptest
 
 import (
@@ -19,6 +23,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -50,11 +56,14 @@ type Server struct {
 	Cert         *testenv.Cert  // the certificate NewTLSServer made; nil otherwise
 	Server       *server.Server // the server itself, for Shutdown and the like
 
-	t         testing.TB
-	fsys      *local.FS
-	log       *logWriter
-	served    chan error // one value per listener when its Serve returns
-	listeners int
+	t      testing.TB
+	fsys   *local.FS
+	log    *logWriter
+	mu     sync.Mutex // guards closed and serveErrs, and Add on serving
+	closed bool
+	// serving counts the running Serve calls; each appends its error.
+	serving   sync.WaitGroup
+	serveErrs []error
 	closeOnce sync.Once
 }
 
@@ -63,8 +72,12 @@ type Server struct {
 // which holds, before they run: Auth with the accounts above, a free
 // passive range of 8 ports, a 1ms failed-login delay, and a Logger that
 // writes to the test's log and fails the test if the server recovered
-// from a panic in a session or transfer. If Config.TLS is set after them, the server
-// also listens for implicit TLS at ImplicitAddr.
+// from a panic in a session or transfer. A configure function may wrap
+// Auth (see UserQuota) or replace it. If Config.TLS is set after them,
+// the server also listens for implicit TLS at ImplicitAddr.
+//
+// Root is a directory of its own in a temporary directory that holds
+// nothing else, so that a test can check nothing was written beside it.
 func NewServer(t testing.TB, configure ...func(*server.Config)) *Server {
 	t.Helper()
 	return start(t, nil, configure)
@@ -81,16 +94,18 @@ func NewTLSServer(t testing.TB, configure ...func(*server.Config)) *Server {
 
 func start(t testing.TB, cert *testenv.Cert, configure []func(*server.Config)) *Server {
 	t.Helper()
-	s := &Server{Root: t.TempDir(), Cert: cert, t: t, log: &logWriter{t: t}, served: make(chan error, 2)}
+	s := &Server{Root: filepath.Join(t.TempDir(), "root"), Cert: cert, t: t, log: &logWriter{t: t}}
+	if err := os.Mkdir(s.Root, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	fsys, err := local.New(s.Root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.fsys = fsys
-	lo, hi := testenv.FreePortRange(t, 8)
 	cfg := server.Config{
 		Auth:             accounts{fsys},
-		PassivePorts:     ftp.PortRange{Min: uint16(lo), Max: uint16(hi)},
+		PassivePorts:     FreePorts(t, 8),
 		FailedLoginDelay: time.Millisecond,
 		Logger:           slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
@@ -105,23 +120,63 @@ func start(t testing.TB, cert *testenv.Cert, configure []func(*server.Config)) *
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	s.Addr = s.serve(s.Server.Serve)
+	s.Addr = s.serve(t, listenLoopback(t), s.Server.Serve)
 	if cfg.TLS != nil {
-		s.ImplicitAddr = s.serve(s.Server.ServeImplicitTLS)
+		s.ImplicitAddr = s.serve(t, listenLoopback(t), s.Server.ServeImplicitTLS)
 	}
 	return s
 }
 
-// serve listens on 127.0.0.1:0 and runs serve on the listener until Close.
-func (s *Server) serve(serve func(net.Listener) error) string {
-	s.t.Helper()
+func listenLoopback(t testing.TB) net.Listener {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
-	s.listeners++
-	go func() { s.served <- serve(l) }()
+	return l
+}
+
+// FreePorts returns a passive port range of n ports that 127.0.0.1 can
+// bind now (see testenv.FreePortRange), for a configure function that
+// needs a range of a known size.
+func FreePorts(t testing.TB, n int) ftp.PortRange {
+	t.Helper()
+	lo, hi := testenv.FreePortRange(t, n)
+	return ftp.PortRange{Min: uint16(lo), Max: uint16(hi)}
+}
+
+// serve runs serve on l until Close and returns l's address.
+func (s *Server) serve(t testing.TB, l net.Listener, serve func(net.Listener) error) string {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		l.Close()
+		t.Fatal("ftptest: listening on a closed Server")
+	}
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		err := serve(l)
+		s.mu.Lock()
+		s.serveErrs = append(s.serveErrs, err)
+		s.mu.Unlock()
+	}()
 	return l.Addr().String()
+}
+
+// ServeIPv6 makes the server serve plain FTP on [::1]:0 too, until
+// Close, and returns that listener's host:port. On a host without an
+// IPv6 loopback the test fails in CI and skips elsewhere
+// (testenv.Missing).
+func (s *Server) ServeIPv6(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		testenv.Missing(t, "no IPv6 loopback: "+err.Error())
+		return "" // for a testing.TB whose Skip returns
+	}
+	return s.serve(t, l, s.Server.Serve)
 }
 
 // Close closes the server and every session at once, and waits until
@@ -129,9 +184,13 @@ func (s *Server) serve(serve func(net.Listener) error) string {
 // before is fine.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		s.Server.Close()
-		for range s.listeners {
-			if err := <-s.served; !errors.Is(err, server.ErrServerClosed) {
+		s.serving.Wait()
+		for _, err := range s.serveErrs {
+			if !errors.Is(err, server.ErrServerClosed) {
 				s.t.Errorf("ftptest: Serve returned %v", err)
 			}
 		}
@@ -144,6 +203,65 @@ func (s *Server) Close() {
 func (s *Server) Dial(t testing.TB) *Conn {
 	t.Helper()
 	return Dial(t, s.Addr)
+}
+
+// DialFrom opens a control connection to the server from the loopback
+// address from (see DialFrom).
+func (s *Server) DialFrom(t testing.TB, from string) *Conn {
+	t.Helper()
+	return DialFrom(t, s.Addr, from)
+}
+
+// WriteFile writes data to the file name (slash-separated, relative to
+// Root), making the directories it needs.
+func (s *Server) WriteFile(t testing.TB, name string, data []byte) {
+	t.Helper()
+	p := filepath.Join(s.Root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ReadFile returns the contents of the file name (slash-separated,
+// relative to Root), failing the test if it cannot be read.
+func (s *Server) ReadFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.Root, filepath.FromSlash(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// OnLog returns a channel that is closed when the server next logs a
+// line containing substr ("verb=RETR"): a readiness signal for what only
+// the log tells. It works while the Logger is the one NewServer set.
+func (s *Server) OnLog(substr string) <-chan struct{} {
+	return s.log.wait(substr)
+}
+
+// UserQuota returns a configure function that gives the account name the
+// quota q: it wraps Config.Auth as the earlier configure functions left
+// it.
+func UserQuota(name string, q server.Quota) func(*server.Config) {
+	return func(c *server.Config) { c.Auth = withQuota{c.Auth, name, q} }
+}
+
+type withQuota struct {
+	server.Authenticator
+	name  string
+	quota server.Quota
+}
+
+func (a withQuota) Authenticate(ctx context.Context, req server.LoginRequest) (*server.User, error) {
+	u, err := a.Authenticator.Authenticate(ctx, req)
+	if err == nil && u.Name == a.name {
+		u.Quota = a.quota
+	}
+	return u, err
 }
 
 // accounts is the authenticator NewServer installs.
@@ -169,10 +287,17 @@ func (a accounts) Authenticate(_ context.Context, req server.LoginRequest) (*ser
 // lines that report a panic the server recovered from, which nothing
 // else would show.
 type logWriter struct {
-	t      testing.TB
-	mu     sync.Mutex
-	closed bool
-	panics []string
+	t       testing.TB
+	mu      sync.Mutex
+	closed  bool
+	panics  []string
+	waiters []logWaiter
+}
+
+// A logWaiter is a channel to close at the first line containing substr.
+type logWaiter struct {
+	substr string
+	ch     chan struct{}
 }
 
 var panicLine = regexp.MustCompile(`level=ERROR msg="[^"]*panic`)
@@ -187,7 +312,24 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	if panicLine.MatchString(line) {
 		w.panics = append(w.panics, line)
 	}
+	kept := w.waiters[:0]
+	for _, lw := range w.waiters {
+		if strings.Contains(line, lw.substr) {
+			close(lw.ch)
+		} else {
+			kept = append(kept, lw)
+		}
+	}
+	w.waiters = kept
 	return len(p), nil
+}
+
+func (w *logWriter) wait(substr string) <-chan struct{} {
+	ch := make(chan struct{})
+	w.mu.Lock()
+	w.waiters = append(w.waiters, logWaiter{substr, ch})
+	w.mu.Unlock()
+	return ch
 }
 
 // close stops the logging and fails the test for each panic logged.

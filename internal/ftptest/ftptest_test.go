@@ -1,9 +1,11 @@
 package ftptest
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,6 +127,23 @@ func TestTLSServer(t *testing.T) {
 	implicit.Login(User, Password)
 	implicit.Script([]Step{{"PBSZ 0", "200"}, {"PROT P", "200"}})
 
+	// A protected data connection resumes the control connection's
+	// session when their configs share a session cache.
+	ts.WriteFile(t, "f", []byte("protected"))
+	cfg := ts.Cert.ClientConfig("127.0.0.1")
+	c := ts.Dial(t)
+	c.AuthTLS(cfg)
+	c.Login(User, Password)
+	c.Script([]Step{{"PBSZ 0", "200"}, {"PROT P", "200"}})
+	dc := c.OpenTLS(cfg, "RETR f")
+	if !dc.ConnectionState().DidResume {
+		t.Error("the data connection did not resume the control connection's TLS session")
+	}
+	if got := string(ReadAll(t, dc)); got != "protected" {
+		t.Fatalf("RETR over TLS: %q", got)
+	}
+	c.Expect(226)
+
 	if plain := NewServer(t); plain.Cert != nil || plain.ImplicitAddr != "" {
 		t.Errorf("a plain server has Cert %v, ImplicitAddr %q", plain.Cert, plain.ImplicitAddr)
 	}
@@ -178,6 +197,140 @@ func TestDocExample(t *testing.T) {
 		{Send: "MKD d", Want: "257"},
 		{Send: "DELE nothing", Want: "550"},
 	})
+	ts.WriteFile(t, "f", []byte("data"))
+	got := ReadAll(t, c.Open("EPSV", "RETR f"))
+	c.Expect(226)
+	if string(got) != "data" {
+		t.Fatalf("RETR f: %q", got)
+	}
+}
+
+// Open transfers both ways in every mode, with the bytes intact.
+func TestOpenEveryMode(t *testing.T) {
+	ts := NewServer(t)
+	c := ts.Dial(t)
+	c.Login(User, Password)
+	data := testenv.RandomBytes(300 << 10)
+	for _, mode := range []string{"EPSV", "PASV", "PORT", "EPRT"} {
+		WriteAll(t, c.Open(mode, "STOR "+mode), data)
+		c.Expect(226)
+		if got := ts.ReadFile(t, mode); !bytes.Equal(got, data) {
+			t.Fatalf("%s: STOR stored %d bytes, want the %d sent", mode, len(got), len(data))
+		}
+		if got := ReadAll(t, c.Open(mode, "RETR "+mode)); !bytes.Equal(got, data) {
+			t.Fatalf("%s: RETR read %d bytes, want %d", mode, len(got), len(data))
+		}
+		c.Expect(226)
+	}
+	dc, ap := c.PASV()
+	if ap.Addr() != netip.MustParseAddr("127.0.0.1") || dc.RemoteAddr().String() != ap.String() {
+		t.Fatalf("PASV advertised %v, connected to %v", ap, dc.RemoteAddr())
+	}
+	ts.WriteFile(t, "d/sub/f", []byte("nested"))
+	if got := string(ReadAll(t, c.Open("EPSV", "RETR d/sub/f"))); got != "nested" {
+		t.Fatalf("WriteFile d/sub/f, RETR: %q", got)
+	}
+	c.Expect(226)
+}
+
+func TestReplies(t *testing.T) {
+	ts := NewServer(t, func(c *server.Config) { c.MaxLoginAttempts = 1 })
+	c := ts.Dial(t)
+	if _, err := io.WriteString(c.NetConn(), "NOOP\r\nSYST\r\nNOOP\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if texts := c.ExpectSeq(200, 215); !strings.HasPrefix(texts[1], "UNIX") {
+		t.Errorf("ExpectSeq texts %q", texts)
+	}
+	if code, _ := c.Next(); code != 200 {
+		t.Errorf("Next: %d, want the third reply, 200", code)
+	}
+	c.Send("NOOP")
+	if line, err := c.Reader().ReadLine(); err != nil || !strings.HasPrefix(line, "200 ") {
+		t.Errorf("Reader: %q, %v", line, err)
+	}
+
+	r := &testenv.Recorder{TB: t}
+	wrong := Dial(r, ts.Addr)
+	wrong.Send("NOOP")
+	wrong.Send("SYST")
+	wrong.ExpectSeq(200, 200)
+	if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], "replies [200 215]") {
+		t.Fatalf("ExpectSeq failures %q, want one naming the replies", r.Failures)
+	}
+
+	c.Want(331, "USER "+User)
+	c.Want(530, "PASS wrong") // the only attempt: 421 follows, then the end
+	c.ExpectClosed()
+}
+
+// DialFrom connects from another loopback address, which the server
+// counts as another client.
+func TestDialFrom(t *testing.T) {
+	ts := NewServer(t, func(c *server.Config) { c.MaxSessionsPerIP = 1 })
+	ts.Dial(t)
+	c := ts.DialFrom(t, "127.0.0.2")
+	if host, _, _ := net.SplitHostPort(c.NetConn().LocalAddr().String()); host != "127.0.0.2" {
+		t.Fatalf("DialFrom connected from %s", host)
+	}
+	r := &testenv.Recorder{TB: t}
+	DialFrom(r, ts.Addr, "127.0.0.2")
+	if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], "reply 421") {
+		t.Fatalf("a second connection from 127.0.0.2: failures %q, want its 421", r.Failures)
+	}
+}
+
+func TestUserQuota(t *testing.T) {
+	ts := NewServer(t, UserQuota(User, server.Quota{Bytes: 10}))
+	c := ts.Dial(t)
+	c.Login(User, Password)
+	WriteAll(t, c.Open("EPSV", "STOR f"), []byte("0123456789+"))
+	c.Expect(552)
+	WriteAll(t, c.Open("EPSV", "STOR f"), []byte("0123456789"))
+	c.Expect(226)
+}
+
+func TestServeIPv6(t *testing.T) {
+	ts := NewServer(t)
+	addr := ts.ServeIPv6(t)
+	if ap := netip.MustParseAddrPort(addr); ap.Addr() != netip.IPv6Loopback() {
+		t.Fatalf("ServeIPv6 listens on %s", addr)
+	}
+	c := Dial(t, addr)
+	c.Login(User, Password)
+	ts.WriteFile(t, "f", []byte("over IPv6"))
+	for _, mode := range []string{"EPSV", "EPRT"} {
+		if got := string(ReadAll(t, c.Open(mode, "RETR f"))); got != "over IPv6" {
+			t.Fatalf("%s over IPv6: %q", mode, got)
+		}
+		c.Expect(226)
+	}
+}
+
+func TestOnLog(t *testing.T) {
+	ts := NewServer(t)
+	logged := ts.OnLog("verb=NOOP")
+	other := ts.OnLog("never logged")
+	ts.Dial(t).Want(200, "NOOP")
+	select {
+	case <-logged:
+	case <-time.After(ioTimeout):
+		t.Fatal("no signal for the NOOP's log line")
+	}
+	select {
+	case <-other:
+		t.Fatal("signalled for a line never logged")
+	default:
+	}
+}
+
+// Root is alone in its parent, so that escapes would show.
+func TestRootAlone(t *testing.T) {
+	ts := NewServer(t)
+	entries, err := os.ReadDir(filepath.Dir(ts.Root))
+	if err != nil || len(entries) != 1 || filepath.Join(filepath.Dir(ts.Root), entries[0].Name()) != ts.Root {
+		t.Fatalf("beside Root %s: %v, %v", ts.Root, entries, err)
+	}
 }
 
 // A panic the server recovers from fails the test when the server closes.
