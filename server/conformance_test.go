@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"hash/crc32"
@@ -10,124 +10,126 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
+	"github.com/ferry-ftp/ferry/server"
 )
 
 // Transcript tests for the wire review's findings (issue #11): each
 // failed before its fix.
 
 func TestASCIIRestartRefused(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.AtomicUploads = false })
-	ts.write(t, "f", []byte("line1\nline2\nline3\n"))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	c.cmd(ftp.CodeOK, "TYPE A")
-	c.cmd(ftp.CodeFilePending, "REST 7")
-	c.cmd(ftp.CodeExtendedPassive, "EPSV")
-	if msg := c.cmd(ftp.CodeFileActionDenied, "RETR f"); !strings.Contains(msg, "ASCII") {
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.AtomicUploads = false })
+	ts.WriteFile(t, "f", []byte("line1\nline2\nline3\n"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	c.Want(ftp.CodeOK, "TYPE A")
+	c.Want(ftp.CodeFilePending, "REST 7")
+	c.Want(ftp.CodeExtendedPassive, "EPSV")
+	if msg := c.Want(ftp.CodeFileActionDenied, "RETR f"); !strings.Contains(msg, "ASCII") {
 		t.Errorf("REST+RETR in TYPE A: %q", msg)
 	}
-	c.cmd(ftp.CodeFilePending, "REST 7")
-	c.cmd(ftp.CodeFileActionDenied, "STOR f")
+	c.Want(ftp.CodeFilePending, "REST 7")
+	c.Want(ftp.CodeFileActionDenied, "STOR f")
 	// The 150 of an ASCII download makes no claim of a byte count, and
 	// the bytes are the converted ones.
-	dc := c.epsv()
-	if msg := c.cmd(ftp.CodeFileStatusOK, "RETR f"); strings.Contains(msg, "bytes") {
+	dc := c.EPSV()
+	if msg := c.Want(ftp.CodeFileStatusOK, "RETR f"); strings.Contains(msg, "bytes") {
 		t.Errorf("ASCII 150 claims a size: %q", msg)
 	}
-	if got := string(readAll(t, dc)); got != "line1\r\nline2\r\nline3\r\n" {
+	if got := string(ftptest.ReadAll(t, dc)); got != "line1\r\nline2\r\nline3\r\n" {
 		t.Errorf("ASCII RETR: %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 	// SIZE says what RETR sends in each TYPE.
-	if got := c.cmd(ftp.CodeFileStatus, "SIZE f"); got != "21" {
+	if got := c.Want(ftp.CodeFileStatus, "SIZE f"); got != "21" {
 		t.Errorf("SIZE in TYPE A: %q, want 21", got)
 	}
-	c.cmd(ftp.CodeOK, "TYPE I")
-	if got := c.cmd(ftp.CodeFileStatus, "SIZE f"); got != "18" {
+	c.Want(ftp.CodeOK, "TYPE I")
+	if got := c.Want(ftp.CodeFileStatus, "SIZE f"); got != "18" {
 		t.Errorf("SIZE in TYPE I: %q, want 18", got)
 	}
 }
 
 // The default TYPE is binary, and STAT says so: what RETR does.
 func TestDefaultTypeIsBinaryAndStatSaysSo(t *testing.T) {
-	ts := startServer(t, nil)
-	ts.write(t, "f", []byte("a\nb\n"))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	if msg := c.cmd(ftp.CodeSystemStatus, "STAT"); !strings.Contains(msg, "TYPE: BINARY") {
+	ts := ftptest.NewServer(t)
+	ts.WriteFile(t, "f", []byte("a\nb\n"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	if msg := c.Want(ftp.CodeSystemStatus, "STAT"); !strings.Contains(msg, "TYPE: BINARY") {
 		t.Errorf("STAT before TYPE: %q", msg)
 	}
-	if got := string(readAll(t, c.open("EPSV", "RETR f"))); got != "a\nb\n" {
+	if got := string(ftptest.ReadAll(t, c.Open("EPSV", "RETR f"))); got != "a\nb\n" {
 		t.Errorf("RETR before TYPE sent %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 }
 
 func TestRangeAndHash(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.AtomicUploads = false })
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.AtomicUploads = false })
 	data := []byte("0123456789abcdefghij")
-	ts.write(t, "f", data)
-	c := dial(t, ts.addr)
-	c.login("alice")
+	ts.WriteFile(t, "f", data)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
 	// RETR honours RANG's end point (inclusive).
-	c.cmd(ftp.CodeFilePending, "RANG 5 9")
-	if got := string(readAll(t, c.open("EPSV", "RETR f"))); got != "56789" {
+	c.Want(ftp.CodeFilePending, "RANG 5 9")
+	if got := string(ftptest.ReadAll(t, c.Open("EPSV", "RETR f"))); got != "56789" {
 		t.Errorf("RETR after RANG 5 9: %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 	// RANG 1 0 resets: the whole file again.
-	c.cmd(ftp.CodeFilePending, "RANG 5 9")
-	c.cmd(ftp.CodeFilePending, "RANG 1 0")
-	if got := c.cmd(ftp.CodeFileStatus, "HASH f"); !strings.HasPrefix(got, "SHA-256 0-19 ") {
+	c.Want(ftp.CodeFilePending, "RANG 5 9")
+	c.Want(ftp.CodeFilePending, "RANG 1 0")
+	if got := c.Want(ftp.CodeFileStatus, "HASH f"); !strings.HasPrefix(got, "SHA-256 0-19 ") {
 		t.Errorf("HASH after RANG 1 0: %q", got)
 	}
 	// STOR after RANG writes the range in place, keeping the rest.
-	c.cmd(ftp.CodeFilePending, "RANG 2 4")
-	writeAll(t, c.open("EPSV", "STOR f"), []byte("XYZ"))
-	c.expect(ftp.CodeTransferComplete)
-	if got := string(ts.read(t, "f")); got != "01XYZ56789abcdefghij" {
+	c.Want(ftp.CodeFilePending, "RANG 2 4")
+	ftptest.WriteAll(t, c.Open("EPSV", "STOR f"), []byte("XYZ"))
+	c.Expect(ftp.CodeTransferComplete)
+	if got := string(ts.ReadFile(t, "f")); got != "01XYZ56789abcdefghij" {
 		t.Errorf("after a ranged STOR: %q", got)
 	}
 	// More than the range is refused past its end point.
-	c.cmd(ftp.CodeFilePending, "RANG 0 1")
-	writeAll(t, c.open("EPSV", "STOR f"), []byte("toolong"))
-	c.expect(ftp.CodeExceededStorage)
-	if got := string(ts.read(t, "f")); got != "toXYZ56789abcdefghij" {
+	c.Want(ftp.CodeFilePending, "RANG 0 1")
+	ftptest.WriteAll(t, c.Open("EPSV", "STOR f"), []byte("toolong"))
+	c.Expect(ftp.CodeExceededStorage)
+	if got := string(ts.ReadFile(t, "f")); got != "toXYZ56789abcdefghij" {
 		t.Errorf("after an overlong ranged STOR: %q", got)
 	}
 	// CRC32, and REIN resets the algorithm.
-	c.cmd(ftp.CodeOK, "OPTS HASH CRC32")
-	want := strconv.FormatUint(uint64(crc32.ChecksumIEEE(ts.read(t, "f"))), 16)
-	if got := c.cmd(ftp.CodeFileStatus, "HASH f"); !strings.Contains(got, "CRC32 0-19 ") || !strings.Contains(got, want) {
+	c.Want(ftp.CodeOK, "OPTS HASH CRC32")
+	want := strconv.FormatUint(uint64(crc32.ChecksumIEEE(ts.ReadFile(t, "f"))), 16)
+	if got := c.Want(ftp.CodeFileStatus, "HASH f"); !strings.Contains(got, "CRC32 0-19 ") || !strings.Contains(got, want) {
 		t.Errorf("HASH CRC32: %q, want %s", got, want)
 	}
-	c.cmd(ftp.CodeServiceReady, "REIN")
-	c.login("alice")
-	if got := c.cmd(ftp.CodeFileStatus, "HASH f"); !strings.HasPrefix(got, "SHA-256 ") {
+	c.Want(ftp.CodeServiceReady, "REIN")
+	c.Login(ftptest.User, ftptest.Password)
+	if got := c.Want(ftp.CodeFileStatus, "HASH f"); !strings.HasPrefix(got, "SHA-256 ") {
 		t.Errorf("HASH after REIN: %q", got)
 	}
-	c.cmd(ftp.CodePathCreated, "MKD d")
-	c.cmd(ftp.CodeBadFileName, "HASH d")
+	c.Want(ftp.CodePathCreated, "MKD d")
+	c.Want(ftp.CodeBadFileName, "HASH d")
 }
 
 func TestRangedStorRefusedWhenAtomic(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.AtomicUploads = true })
-	ts.write(t, "f", []byte("0123456789"))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	c.cmd(ftp.CodeFilePending, "RANG 2 4")
-	c.cmd(ftp.CodeNotImplParam, "STOR f")
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.AtomicUploads = true })
+	ts.WriteFile(t, "f", []byte("0123456789"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	c.Want(ftp.CodeFilePending, "RANG 2 4")
+	c.Want(ftp.CodeNotImplParam, "STOR f")
 }
 
 // A digest that takes a while sends keep-alive lines: the reply is a
 // multi-line 213 ending in the digest.
 func TestLongHashKeepsAlive(t *testing.T) {
-	ts := startServer(t, nil)
-	ts.srv.hashKeepAlive = time.Nanosecond
-	ts.sparseFile(t, "big", 4<<20)
-	c := dial(t, ts.addr)
-	c.login("alice")
-	msg := c.cmd(ftp.CodeFileStatus, "HASH big")
+	ts := ftptest.NewServer(t)
+	server.SetHashKeepAlive(ts.Server, time.Nanosecond)
+	sparseFile(t, ts, "big", 4<<20)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	msg := c.Want(ftp.CodeFileStatus, "HASH big")
 	lines := strings.Split(msg, "\n")
 	if len(lines) < 2 || !strings.HasPrefix(lines[0], "Computing") ||
 		!strings.HasPrefix(lines[len(lines)-1], "SHA-256 0-4194303 ") {
@@ -136,10 +138,10 @@ func TestLongHashKeepsAlive(t *testing.T) {
 }
 
 func TestLegacyDigests(t *testing.T) {
-	ts := startServer(t, nil)
-	ts.write(t, "my file", []byte("The quick brown fox jumps over the lazy dog"))
-	c := dial(t, ts.addr)
-	c.login("alice")
+	ts := ftptest.NewServer(t)
+	ts.WriteFile(t, "my file", []byte("The quick brown fox jumps over the lazy dog"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
 	for cmd, want := range map[string]string{
 		"XMD5 my file":         "9E107D9D372BB6826BD81D3542A419D6",
 		"XSHA1 my file":        "2FD4E1C67A2D28FCED849EE1BB76E7391B93EB12",
@@ -148,31 +150,31 @@ func TestLegacyDigests(t *testing.T) {
 		"XMD5 my file 0 3":     "A4704FD35F0308287F2937BA3ECCF5FE", // "The"
 		"XSHA512 my file 0 43": "07E547D9586F6A73F73FBAC0435ED76951218FB7D0C8D788A309D785436BBB642E93A252A954F23912547D1E8A3B5ED6E1BFD7097821233FA0538F3DB854FEE6",
 	} {
-		if got := c.cmd(ftp.CodeFileActionOK, cmd); got != want {
+		if got := c.Want(ftp.CodeFileActionOK, cmd); got != want {
 			t.Errorf("%s: %q, want %q", cmd, got, want)
 		}
 	}
-	c.cmd(ftp.CodeFileActionDenied, "XMD5 missing")
+	c.Want(ftp.CodeFileActionDenied, "XMD5 missing")
 }
 
 func TestSmallConformanceFixes(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.DisableActive = true })
-	ts.write(t, "f", []byte("old"))
-	c := dial(t, ts.addr)
-	if msg := c.cmd(ftp.CodeNeedPassword, "USER anonymous"); strings.Contains(strings.ToLower(msg), "ok") {
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.DisableActive = true })
+	ts.WriteFile(t, "f", []byte("old"))
+	c := ts.Dial(t)
+	if msg := c.Want(ftp.CodeNeedPassword, "USER anonymous"); strings.Contains(strings.ToLower(msg), "ok") {
 		t.Errorf("USER anonymous promises: %q", msg)
 	}
-	c.cmd(ftp.CodeLoggedIn, "PASS guest@")
-	c.cmd(ftp.CodeServiceReady, "REIN")
-	c.login("alice")
-	c.cmd(ftp.CodeNotImplemented, "SMNT /x")
-	c.cmd(ftp.CodeBadArguments, "CWD")
-	c.cmd(ftp.CodeBadArguments, "CWD   ")
-	c.cmd(ftp.CodeOK, "CLNT test client 1.0")
-	c.cmd(ftp.CodeOK, "LANG")
-	c.cmd(ftp.CodeOK, "LANG EN")
-	c.cmd(ftp.CodeNotImplParam, "LANG FR")
-	feat := c.cmd(ftp.CodeSystemStatus, "FEAT")
+	c.Want(ftp.CodeLoggedIn, "PASS guest@")
+	c.Want(ftp.CodeServiceReady, "REIN")
+	c.Login(ftptest.User, ftptest.Password)
+	c.Want(ftp.CodeNotImplemented, "SMNT /x")
+	c.Want(ftp.CodeBadArguments, "CWD")
+	c.Want(ftp.CodeBadArguments, "CWD   ")
+	c.Want(ftp.CodeOK, "CLNT test client 1.0")
+	c.Want(ftp.CodeOK, "LANG")
+	c.Want(ftp.CodeOK, "LANG EN")
+	c.Want(ftp.CodeNotImplParam, "LANG FR")
+	feat := c.Want(ftp.CodeSystemStatus, "FEAT")
 	for _, f := range strings.Split(feat, "\n") {
 		if f = strings.TrimSpace(f); f == "EPRT" || f == "PORT" {
 			t.Errorf("FEAT lists %s with active mode disabled", f)
@@ -182,75 +184,75 @@ func TestSmallConformanceFixes(t *testing.T) {
 		t.Errorf("FEAT: %q", feat)
 	}
 	// REST then APPE: the marker is ignored and cleared; APPE appends.
-	c.cmd(ftp.CodeFilePending, "REST 1")
-	writeAll(t, c.open("EPSV", "APPE f"), []byte("+new"))
-	c.expect(ftp.CodeTransferComplete)
-	if got := string(ts.read(t, "f")); got != "old+new" {
+	c.Want(ftp.CodeFilePending, "REST 1")
+	ftptest.WriteAll(t, c.Open("EPSV", "APPE f"), []byte("+new"))
+	c.Expect(ftp.CodeTransferComplete)
+	if got := string(ts.ReadFile(t, "f")); got != "old+new" {
 		t.Errorf("REST then APPE: %q", got)
 	}
 	// MLSD of a file: 550 without the path in the text.
-	if msg := c.cmd(ftp.CodeFileActionDenied, "MLSD f"); strings.Contains(msg, "f") && strings.Contains(msg, "/f") {
+	if msg := c.Want(ftp.CodeFileActionDenied, "MLSD f"); strings.Contains(msg, "f") && strings.Contains(msg, "/f") {
 		t.Errorf("MLSD reply names the path: %q", msg)
 	}
 	// Names longer than a file system allows: permanent refusals.
 	long := strings.Repeat("n", 256)
-	c.cmd(ftp.CodeBadFileName, "MKD "+long)
-	c.cmd(ftp.CodeFileActionDenied, "SIZE "+long)
-	c.cmd(ftp.CodeFileActionDenied, "DELE "+long)
-	c.cmd(ftp.CodeFilePending, "RNFR f")
-	c.cmd(ftp.CodeBadFileName, "RNTO "+long)
-	c.cmd(ftp.CodeExtendedPassive, "EPSV")
-	c.cmd(ftp.CodeBadFileName, "STOR "+long)
+	c.Want(ftp.CodeBadFileName, "MKD "+long)
+	c.Want(ftp.CodeFileActionDenied, "SIZE "+long)
+	c.Want(ftp.CodeFileActionDenied, "DELE "+long)
+	c.Want(ftp.CodeFilePending, "RNFR f")
+	c.Want(ftp.CodeBadFileName, "RNTO "+long)
+	c.Want(ftp.CodeExtendedPassive, "EPSV")
+	c.Want(ftp.CodeBadFileName, "STOR "+long)
 }
 
 func TestPBSZNeedsANumber(t *testing.T) {
-	ts := startServer(t, nil)
-	c := dial(t, ts.addr)
-	c.cmd(ftp.CodeBadArguments, "PBSZ x")
-	c.cmd(ftp.CodeBadSequence, "PBSZ 0") // a number, but no AUTH TLS yet
+	ts := ftptest.NewServer(t)
+	c := ts.Dial(t)
+	c.Want(ftp.CodeBadArguments, "PBSZ x")
+	c.Want(ftp.CodeBadSequence, "PBSZ 0") // a number, but no AUTH TLS yet
 }
 
 // A link to a directory inside the root is followed by CWD, LIST, MLSD
 // and STAT, as a link to a file is by RETR and SIZE.
 func TestLinkToDirectoryFollowed(t *testing.T) {
-	ts := startServer(t, nil)
-	if err := os.Mkdir(filepath.Join(ts.root, "real"), 0o755); err != nil {
+	ts := ftptest.NewServer(t)
+	if err := os.Mkdir(filepath.Join(ts.Root, "real"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ts.write(t, "real/inside", []byte("x"))
-	if err := os.Symlink("real", filepath.Join(ts.root, "link")); err != nil {
+	ts.WriteFile(t, "real/inside", []byte("x"))
+	if err := os.Symlink("real", filepath.Join(ts.Root, "link")); err != nil {
 		t.Fatal(err)
 	}
-	c := dial(t, ts.addr)
-	c.login("alice")
-	c.cmd(ftp.CodeFileActionOK, "CWD link")
-	c.cmd(ftp.CodePathCreated, "PWD")
-	c.cmd(ftp.CodeFileStatus, "SIZE inside")
-	c.cmd(ftp.CodeFileActionOK, "CWD /")
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	c.Want(ftp.CodeFileActionOK, "CWD link")
+	c.Want(ftp.CodePathCreated, "PWD")
+	c.Want(ftp.CodeFileStatus, "SIZE inside")
+	c.Want(ftp.CodeFileActionOK, "CWD /")
 	for _, cmd := range []string{"LIST link", "NLST link", "MLSD link"} {
-		out := string(readAll(t, c.open("EPSV", cmd)))
-		c.expect(ftp.CodeTransferComplete)
+		out := string(ftptest.ReadAll(t, c.Open("EPSV", cmd)))
+		c.Expect(ftp.CodeTransferComplete)
 		if !strings.Contains(out, "inside") {
 			t.Errorf("%s: %q", cmd, out)
 		}
 	}
-	if msg := c.cmd(ftp.CodeFileStatus, "STAT link"); !strings.Contains(msg, "inside") {
+	if msg := c.Want(ftp.CodeFileStatus, "STAT link"); !strings.Contains(msg, "inside") {
 		t.Errorf("STAT link: %q", msg)
 	}
 }
 
 // "--" ends LIST's options: a directory named -la can be listed.
 func TestListDoubleDash(t *testing.T) {
-	ts := startServer(t, nil)
-	if err := os.Mkdir(filepath.Join(ts.root, "-la"), 0o755); err != nil {
+	ts := ftptest.NewServer(t)
+	if err := os.Mkdir(filepath.Join(ts.Root, "-la"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ts.write(t, "-la/marker", []byte("x"))
-	ts.write(t, "top", []byte("x"))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	out := string(readAll(t, c.open("EPSV", "LIST -- -la")))
-	c.expect(ftp.CodeTransferComplete)
+	ts.WriteFile(t, "-la/marker", []byte("x"))
+	ts.WriteFile(t, "top", []byte("x"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	out := string(ftptest.ReadAll(t, c.Open("EPSV", "LIST -- -la")))
+	c.Expect(ftp.CodeTransferComplete)
 	if !strings.Contains(out, "marker") || strings.Contains(out, "top") {
 		t.Errorf("LIST -- -la: %q", out)
 	}

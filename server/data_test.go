@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -12,57 +12,56 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
+	"github.com/ferry-ftp/ferry/server"
+	"github.com/ferry-ftp/ferry/storage"
 )
 
 func TestPassiveStaysInRangeAndReplaces(t *testing.T) {
 	var r ftp.PortRange
-	ts := startServer(t, func(c *Config) { r = freePortRange(t, 3); c.PassivePorts = r })
-	c := dial(t, ts.addr)
-	c.login("alice")
+	ts := ftptest.NewServer(t, func(c *server.Config) { r = ftptest.FreePorts(t, 3); c.PassivePorts = r })
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
 	// Many PASV in a row: each replaces the last, so one session never
 	// holds more than one port, and every port is inside the range.
 	for i := 0; i < 20; i++ {
-		port, err := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
+		port, err := ftp.ParseEPSVReply(c.Want(ftp.CodeExtendedPassive, "EPSV"))
 		if err != nil || !r.Contains(port) {
 			t.Fatalf("EPSV port %d outside %v (%v)", port, r, err)
 		}
-		if held := ts.srv.ports.held(); held != 1 {
+		if held := server.PortsHeld(ts.Server); held != 1 {
 			t.Fatalf("after %d EPSV the session holds %d ports", i+1, held)
 		}
 	}
 }
 
 func TestPassiveExhaustion(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.PassivePorts = freePortRange(t, 2) })
-	a, b, c := dial(t, ts.addr), dial(t, ts.addr), dial(t, ts.addr)
-	for _, x := range []*ctrl{a, b, c} {
-		x.login("alice")
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.PassivePorts = ftptest.FreePorts(t, 2) })
+	a, b, c := ts.Dial(t), ts.Dial(t), ts.Dial(t)
+	for _, x := range []*ftptest.Conn{a, b, c} {
+		x.Login(ftptest.User, ftptest.Password)
 	}
-	a.cmd(ftp.CodeExtendedPassive, "EPSV")
-	b.cmd(ftp.CodeExtendedPassive, "EPSV")
+	a.Want(ftp.CodeExtendedPassive, "EPSV")
+	b.Want(ftp.CodeExtendedPassive, "EPSV")
 	// Never a kernel-chosen port outside the range: 425 instead.
-	c.cmd(ftp.CodeCantOpenData, "EPSV")
-	c.cmd(ftp.CodeCantOpenData, "PASV")
-	a.cmd(ftp.CodeClosing, "QUIT")
+	c.Want(ftp.CodeCantOpenData, "EPSV")
+	c.Want(ftp.CodeCantOpenData, "PASV")
+	a.Want(ftp.CodeClosing, "QUIT")
 	// The port comes back once its session ends.
-	deadline := time.Now().Add(10 * time.Second)
-	for ts.srv.ports.held() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("port of the ended session not released")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	c.cmd(ftp.CodeExtendedPassive, "EPSV")
+	testenv.WaitFor(t, 10*time.Second, "the port of the ended session to be released", func() bool {
+		return server.PortsHeld(ts.Server) == 1
+	})
+	c.Want(ftp.CodeExtendedPassive, "EPSV")
 }
 
 func TestPassiveRefusesStranger(t *testing.T) {
-	ts := startServer(t, nil)
-	ts.write(t, "f", []byte("secret data"))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
-	c.send("RETR f")
+	ts := ftptest.NewServer(t)
+	ts.WriteFile(t, "f", []byte("secret data"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	port, _ := ftp.ParseEPSVReply(c.Want(ftp.CodeExtendedPassive, "EPSV"))
+	c.Send("RETR f")
 	// A thief from another loopback address connects first and gets
 	// nothing; the real client still gets the file.
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
@@ -79,219 +78,198 @@ func TestPassiveRefusesStranger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.expect(ftp.CodeFileStatusOK)
-	if got := string(readAll(t, dc)); got != "secret data" {
+	c.Expect(ftp.CodeFileStatusOK)
+	if got := string(ftptest.ReadAll(t, dc)); got != "secret data" {
 		t.Fatalf("client got %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 }
 
 func TestActiveBounceProtection(t *testing.T) {
-	ts := startServer(t, nil)
-	c := dial(t, ts.addr)
-	c.login("alice")
-	c.cmd(ftp.CodeBadArguments, "PORT 127,0,0,2,200,10") // another host
-	c.cmd(ftp.CodeBadArguments, "PORT 127,0,0,1,0,21")   // privileged port
-	c.cmd(ftp.CodeBadArguments, "EPRT |1|127.0.0.2|5000|")
-	c.cmd(ftp.CodeBadArguments, "EPRT |1|127.0.0.1|80|")
-	c.cmd(ftp.CodeOK, "PORT 127,0,0,1,200,10")
+	ts := ftptest.NewServer(t)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	c.Want(ftp.CodeBadArguments, "PORT 127,0,0,2,200,10") // another host
+	c.Want(ftp.CodeBadArguments, "PORT 127,0,0,1,0,21")   // privileged port
+	c.Want(ftp.CodeBadArguments, "EPRT |1|127.0.0.2|5000|")
+	c.Want(ftp.CodeBadArguments, "EPRT |1|127.0.0.1|80|")
+	c.Want(ftp.CodeOK, "PORT 127,0,0,1,200,10")
 
 	// With protection off (FXP), another host is accepted.
-	ts2 := startServer(t, func(c *Config) { c.ActiveAnyPeer = true })
-	c2 := dial(t, ts2.addr)
-	c2.login("alice")
-	c2.cmd(ftp.CodeOK, "PORT 127,0,0,2,200,10")
+	ts2 := ftptest.NewServer(t, func(c *server.Config) { c.ActiveAnyPeer = true })
+	c2 := ts2.Dial(t)
+	c2.Login(ftptest.User, ftptest.Password)
+	c2.Want(ftp.CodeOK, "PORT 127,0,0,2,200,10")
 
-	ts3 := startServer(t, func(c *Config) { c.DisableActive = true })
-	c3 := dial(t, ts3.addr)
-	c3.login("alice")
-	c3.cmd(ftp.CodeNotImplemented, "PORT 127,0,0,1,200,10")
-	c3.cmd(ftp.CodeNotImplemented, "EPRT |1|127.0.0.1|5000|")
+	ts3 := ftptest.NewServer(t, func(c *server.Config) { c.DisableActive = true })
+	c3 := ts3.Dial(t)
+	c3.Login(ftptest.User, ftptest.Password)
+	c3.Want(ftp.CodeNotImplemented, "PORT 127,0,0,1,200,10")
+	c3.Want(ftp.CodeNotImplemented, "EPRT |1|127.0.0.1|5000|")
 }
 
 func TestEPSVAll(t *testing.T) {
-	ts := startServer(t, nil)
-	c := dial(t, ts.addr)
-	c.login("alice")
-	c.cmd(ftp.CodeNetworkProtocol, "EPSV 2") // IPv4 control connection
-	c.cmd(ftp.CodeNetworkProtocol, "EPSV 7")
-	c.cmd(ftp.CodeOK, "EPSV ALL")
-	c.cmd(ftp.CodeBadSequence, "PASV")
-	c.cmd(ftp.CodeBadSequence, "PORT 127,0,0,1,200,10")
-	c.cmd(ftp.CodeBadSequence, "EPRT |1|127.0.0.1|5000|")
-	c.cmd(ftp.CodeExtendedPassive, "EPSV 1")
+	ts := ftptest.NewServer(t)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	c.Want(ftp.CodeNetworkProtocol, "EPSV 2") // IPv4 control connection
+	c.Want(ftp.CodeNetworkProtocol, "EPSV 7")
+	c.Want(ftp.CodeOK, "EPSV ALL")
+	c.Want(ftp.CodeBadSequence, "PASV")
+	c.Want(ftp.CodeBadSequence, "PORT 127,0,0,1,200,10")
+	c.Want(ftp.CodeBadSequence, "EPRT |1|127.0.0.1|5000|")
+	c.Want(ftp.CodeExtendedPassive, "EPSV 1")
 }
 
 func TestAdvertisedAddressAndPortMap(t *testing.T) {
 	var r ftp.PortRange
-	ts := startServer(t, func(c *Config) {
-		r = freePortRange(t, 4)
+	ts := ftptest.NewServer(t, func(c *server.Config) {
+		r = ftptest.FreePorts(t, 4)
 		c.PassivePorts = r
-		c.Advertise = FixedAdvertiser(netip.MustParseAddr("203.0.113.7"))
+		c.Advertise = server.FixedAdvertiser(netip.MustParseAddr("203.0.113.7"))
 		c.PassivePortMap = ftp.PortMap{From: r, To: 60000}
 	})
-	c := dial(t, ts.addr)
-	c.login("alice")
-	ap, err := ftp.ParsePASVReply(c.cmd(ftp.CodePassive, "PASV"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	ap, err := ftp.ParsePASVReply(c.Want(ftp.CodePassive, "PASV"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ap.Addr() != netip.MustParseAddr("203.0.113.7") || ap.Port() < 60000 || ap.Port() > 60003 {
 		t.Fatalf("PASV advertised %v", ap)
 	}
-	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
+	port, _ := ftp.ParseEPSVReply(c.Want(ftp.CodeExtendedPassive, "EPSV"))
 	if port < 60000 || port > 60003 {
 		t.Fatalf("EPSV advertised port %d", port)
 	}
 }
 
 func TestIPv6(t *testing.T) {
-	l, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		testenv.Missing(t, "no IPv6 loopback: "+err.Error())
-	}
-	l.Close()
-	ts := startServer(t, nil)
-	srv := ts.srv
-	l6, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(l6) }()
-	c := dial(t, l6.Addr().String())
-	c.login("alice")
-	ts.write(t, "f", []byte("over IPv6"))
-	c.cmd(ftp.CodeBadArguments, "PASV")
-	c.cmd(ftp.CodeNetworkProtocol, "EPSV 1")
-	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV 2"))
+	ts := ftptest.NewServer(t)
+	c := ftptest.Dial(t, ts.ServeIPv6(t))
+	c.Login(ftptest.User, ftptest.Password)
+	ts.WriteFile(t, "f", []byte("over IPv6"))
+	c.Want(ftp.CodeBadArguments, "PASV")
+	c.Want(ftp.CodeNetworkProtocol, "EPSV 1")
+	port, _ := ftp.ParseEPSVReply(c.Want(ftp.CodeExtendedPassive, "EPSV 2"))
 	dc, err := net.DialTimeout("tcp6", net.JoinHostPort("::1", strconv.Itoa(int(port))), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.cmd(ftp.CodeFileStatusOK, "RETR f")
-	if got := string(readAll(t, dc)); got != "over IPv6" {
+	c.Want(ftp.CodeFileStatusOK, "RETR f")
+	if got := string(ftptest.ReadAll(t, dc)); got != "over IPv6" {
 		t.Fatalf("EPSV over IPv6: %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 
 	al, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer al.Close()
-	c.cmd(ftp.CodeOK, "EPRT "+ftp.FormatEPRT(al.Addr().(*net.TCPAddr).AddrPort()))
-	c.cmd(ftp.CodeFileStatusOK, "RETR f")
+	c.Want(ftp.CodeOK, "EPRT "+ftp.FormatEPRT(al.Addr().(*net.TCPAddr).AddrPort()))
+	c.Want(ftp.CodeFileStatusOK, "RETR f")
 	adc, err := al.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(readAll(t, adc)); got != "over IPv6" {
+	if got := string(ftptest.ReadAll(t, adc)); got != "over IPv6" {
 		t.Fatalf("EPRT over IPv6: %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 }
 
 func TestAbortDuringTransfer(t *testing.T) {
-	ts := startServer(t, nil)
-	ts.write(t, "big", randomBytes(64<<20))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	dc := c.open("EPSV", "RETR big")
+	ts := ftptest.NewServer(t)
+	ts.WriteFile(t, "big", testenv.RandomBytes(64<<20))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	dc := c.Open("EPSV", "RETR big")
 	// Read a little so the transfer is surely running, then abort the
 	// way classic clients do: Telnet IP, then DM as urgent data, then ABOR.
 	if _, err := dc.Read(make([]byte, 1024)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.conn.Write([]byte{0xff, 0xf4, 0xff, 0xf2}); err != nil {
+	if _, err := c.NetConn().Write([]byte{0xff, 0xf4, 0xff, 0xf2}); err != nil {
 		t.Fatal(err)
 	}
-	c.send("ABOR")
-	c.expect(ftp.CodeTransferAborted)
-	c.expect(ftp.CodeTransferComplete)
+	c.Send("ABOR")
+	c.Expect(ftp.CodeTransferAborted)
+	c.Expect(ftp.CodeTransferComplete)
 	dc.Close()
 	// The session is still usable.
-	c.cmd(ftp.CodeOK, "NOOP")
-	ts.write(t, "small", []byte("after abort"))
-	if got := string(readAll(t, c.open("EPSV", "RETR small"))); got != "after abort" {
+	c.Want(ftp.CodeOK, "NOOP")
+	ts.WriteFile(t, "small", []byte("after abort"))
+	if got := string(ftptest.ReadAll(t, c.Open("EPSV", "RETR small"))); got != "after abort" {
 		t.Fatalf("after ABOR: %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
-	c.cmd(ftp.CodeTransferComplete, "ABOR") // nothing to abort
+	c.Expect(ftp.CodeTransferComplete)
+	c.Want(ftp.CodeTransferComplete, "ABOR") // nothing to abort
 }
 
 func TestClientVanishesMidTransfer(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.AtomicUploads = true })
-	ts.write(t, "big", randomBytes(32<<20))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	dc := c.open("EPSV", "RETR big")
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.AtomicUploads = true })
+	ts.WriteFile(t, "big", testenv.RandomBytes(32<<20))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	dc := c.Open("EPSV", "RETR big")
 	_, _ = dc.Read(make([]byte, 1024))
 	dc.Close()
-	c.conn.Close()
+	c.NetConn().Close()
 
-	c2 := dial(t, ts.addr)
-	c2.login("alice")
-	up := c2.open("EPSV", "STOR partial")
-	_, _ = up.Write(randomBytes(1 << 20))
+	c2 := ts.Dial(t)
+	c2.Login(ftptest.User, ftptest.Password)
+	up := c2.Open("EPSV", "STOR partial")
+	_, _ = up.Write(testenv.RandomBytes(1 << 20))
 	// A vanished client resets the connection. (A clean close would be
 	// the end of file in stream mode, RFC 959 3.4.1, and the upload complete.)
 	_ = up.(*net.TCPConn).SetLinger(0)
 	up.Close()
-	c2.conn.Close()
+	c2.NetConn().Close()
 	// The server stays healthy and, in atomic mode, no partial file or
 	// temporary is left behind once the sessions are gone.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ts.srv.mu.Lock()
-		n := len(ts.srv.sessions)
-		ts.srv.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("sessions did not end")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	entries, _ := os.ReadDir(ts.root)
+	testenv.WaitFor(t, 10*time.Second, "the sessions to end", func() bool {
+		return server.Sessions(ts.Server) == 0
+	})
+	entries, _ := os.ReadDir(ts.Root)
 	for _, e := range entries {
 		if e.Name() != "big" {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
-	c3 := dial(t, ts.addr)
-	c3.login("alice")
-	c3.cmd(ftp.CodeOK, "NOOP")
+	c3 := ts.Dial(t)
+	c3.Login(ftptest.User, ftptest.Password)
+	c3.Want(ftp.CodeOK, "NOOP")
 }
 
 func TestAtomicUpload(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.AtomicUploads = true })
-	ts.write(t, "f", []byte("old"))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	dc := c.open("EPSV", "STOR f")
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.AtomicUploads = true })
+	ts.WriteFile(t, "f", []byte("old"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	dc := c.Open("EPSV", "STOR f")
 	_, _ = dc.Write([]byte("new content, "))
 	// Mid-upload, readers still see the old file.
-	if got := string(ts.read(t, "f")); got != "old" {
+	if got := string(ts.ReadFile(t, "f")); got != "old" {
 		t.Fatalf("partial upload visible: %q", got)
 	}
-	writeAll(t, dc, []byte("done"))
-	c.expect(ftp.CodeTransferComplete)
-	if got := string(ts.read(t, "f")); got != "new content, done" {
+	ftptest.WriteAll(t, dc, []byte("done"))
+	c.Expect(ftp.CodeTransferComplete)
+	if got := string(ts.ReadFile(t, "f")); got != "new content, done" {
 		t.Fatalf("after upload %q", got)
 	}
-	if m, _ := filepath.Glob(filepath.Join(ts.root, atomicPrefix+"*")); len(m) != 0 {
+	if m, _ := filepath.Glob(filepath.Join(ts.Root, storage.UploadTempPrefix+"*")); len(m) != 0 {
 		t.Fatalf("temporaries left: %v", m)
 	}
-	c.cmd(ftp.CodeBadFileName, "STOR "+atomicPrefix+"x")
+	c.Want(ftp.CodeBadFileName, "STOR "+storage.UploadTempPrefix+"x")
 }
 
 func TestIdleTimeoutNotDuringTransfer(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
-	ts.write(t, "f", randomBytes(1<<20))
-	c := dial(t, ts.addr)
-	c.login("alice")
-	dc := c.open("EPSV", "RETR f")
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.IdleTimeout = 300 * time.Millisecond })
+	ts.WriteFile(t, "f", testenv.RandomBytes(1<<20))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	dc := c.Open("EPSV", "RETR f")
 	// Hold the transfer open, reading slowly, for several idle periods.
 	buf := make([]byte, 64<<10)
 	var got int
@@ -303,20 +281,20 @@ func TestIdleTimeoutNotDuringTransfer(t *testing.T) {
 			t.Fatalf("transfer cut after %d bytes: %v", got, err)
 		}
 	}
-	got += len(readAll(t, dc))
+	got += len(ftptest.ReadAll(t, dc))
 	if got != 1<<20 {
 		t.Fatalf("got %d bytes", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 	// Idle afterwards: the server closes the control connection with 421.
-	c.expect(ftp.CodeServiceUnavailable)
+	c.Expect(ftp.CodeServiceUnavailable)
 }
 
 func TestSessionLimits(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.MaxSessionsPerIP = 2 })
-	dial(t, ts.addr)
-	dial(t, ts.addr)
-	conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.MaxSessionsPerIP = 2 })
+	ts.Dial(t)
+	ts.Dial(t)
+	conn, err := net.DialTimeout("tcp", ts.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,14 +308,14 @@ func TestSessionLimits(t *testing.T) {
 }
 
 func TestShutdownLetsTransfersFinish(t *testing.T) {
-	ts := startServer(t, nil)
-	data := randomBytes(4 << 20)
-	ts.write(t, "f", data)
-	idle := dial(t, ts.addr)
-	idle.login("alice")
-	c := dial(t, ts.addr)
-	c.login("alice")
-	dc := c.open("EPSV", "RETR f")
+	ts := ftptest.NewServer(t)
+	data := testenv.RandomBytes(4 << 20)
+	ts.WriteFile(t, "f", data)
+	idle := ts.Dial(t)
+	idle.Login(ftptest.User, ftptest.Password)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	dc := c.Open("EPSV", "RETR f")
 	first := make([]byte, 1024)
 	if _, err := dc.Read(first); err != nil {
 		t.Fatal(err)
@@ -346,19 +324,19 @@ func TestShutdownLetsTransfersFinish(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		done <- ts.srv.Shutdown(ctx)
+		done <- ts.Server.Shutdown(ctx)
 	}()
-	idle.expect(ftp.CodeServiceUnavailable) // idle sessions are told and closed
-	rest := readAll(t, dc)
+	idle.Expect(ftp.CodeServiceUnavailable) // idle sessions are told and closed
+	rest := ftptest.ReadAll(t, dc)
 	if got := append(first, rest...); sum(got) != sum(data) {
 		t.Fatalf("transfer during shutdown got %d bytes", len(got))
 	}
-	c.expect(ftp.CodeTransferComplete)
-	c.expect(ftp.CodeServiceUnavailable)
+	c.Expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeServiceUnavailable)
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
+	if _, err := net.DialTimeout("tcp", ts.Addr, time.Second); err == nil {
 		t.Fatal("listener still accepting after Shutdown")
 	}
 }
@@ -366,30 +344,44 @@ func TestShutdownLetsTransfersFinish(t *testing.T) {
 // panicAuth panics inside a session.
 type panicAuth struct{}
 
-func (panicAuth) Authenticate(context.Context, LoginRequest) (*User, error) {
+func (panicAuth) Authenticate(context.Context, server.LoginRequest) (*server.User, error) {
 	panic("boom")
 }
 
 func TestPanicIsContained(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Auth = panicAuth{} })
-	c := dial(t, ts.addr)
-	c.send("USER x")
-	c.expect(ftp.CodeNeedPassword)
-	c.send("PASS y")
-	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := c.r.ReadResponse(0); err == nil {
+	// ftptest reports the panic the server recovered from as a failure of
+	// the test; r records it instead, for the end of this test to check.
+	r := &testenv.Recorder{TB: t}
+	ts := ftptest.NewServer(r, func(c *server.Config) { c.Auth = panicAuth{} })
+	c := ts.Dial(t)
+	c.Send("USER x")
+	c.Expect(ftp.CodeNeedPassword)
+	c.Send("PASS y")
+	_ = c.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := c.Reader().ReadResponse(0); err == nil {
 		t.Fatal("expected the panicking session to close")
 	}
 	// Other sessions go on.
-	c2 := dial(t, ts.addr)
-	c2.cmd(ftp.CodeOK, "NOOP")
+	c2 := ts.Dial(t)
+	c2.Want(ftp.CodeOK, "NOOP")
+	ts.Close()
+	if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], "session panic") || !strings.Contains(r.Failures[0], "boom") {
+		t.Fatalf("failures %q, want one for the recovered panic", r.Failures)
+	}
+}
+
+// noLogins is an Authenticator for configs that are never served.
+type noLogins struct{}
+
+func (noLogins) Authenticate(context.Context, server.LoginRequest) (*server.User, error) {
+	return nil, server.ErrBadLogin
 }
 
 func TestNoAuthIsAnError(t *testing.T) {
-	if _, err := New(Config{}); err == nil {
+	if _, err := server.New(server.Config{}); err == nil {
 		t.Fatal("New without Auth succeeded")
 	}
-	_, err := New(Config{Auth: testAuth{}, PassivePorts: ftp.PortRange{Min: 10, Max: 5}})
+	_, err := server.New(server.Config{Auth: noLogins{}, PassivePorts: ftp.PortRange{Min: 10, Max: 5}})
 	if err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("swapped range: %v", err)
 	}
@@ -398,42 +390,44 @@ func TestNoAuthIsAnError(t *testing.T) {
 // gateAuth holds each login until released, so a test can start Shutdown
 // while a command is being handled.
 type gateAuth struct {
-	testAuth
+	server.Authenticator
 	entered, release chan struct{}
 }
 
-func (a gateAuth) Authenticate(ctx context.Context, req LoginRequest) (*User, error) {
+func (a gateAuth) Authenticate(ctx context.Context, req server.LoginRequest) (*server.User, error) {
 	a.entered <- struct{}{}
 	<-a.release
-	return a.testAuth.Authenticate(ctx, req)
+	return a.Authenticator.Authenticate(ctx, req)
 }
 
 // A command that arrived before Shutdown is answered before the session
 // is told to go: Shutdown closes only sessions waiting for a command.
 func TestShutdownAnswersCommandInFlight(t *testing.T) {
 	gate := gateAuth{entered: make(chan struct{}), release: make(chan struct{})}
-	ts := startServer(t, nil)
-	gate.testAuth = testAuth{root: ts.root}
-	ts.srv.cfg.Auth = gate
-	c := dial(t, ts.addr)
-	c.cmd(ftp.CodeNeedPassword, "USER alice")
-	c.send("PASS secret")
+	ts := ftptest.NewServer(t, func(c *server.Config) { gate.Authenticator = c.Auth; c.Auth = gate })
+	idle := ts.Dial(t) // waits for a command: the first round of Shutdown closes it
+	c := ts.Dial(t)
+	c.Want(ftp.CodeNeedPassword, "USER "+ftptest.User)
+	c.Send("PASS " + ftptest.Password)
 	<-gate.entered
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		done <- ts.srv.Shutdown(ctx)
+		done <- ts.Server.Shutdown(ctx)
 	}()
-	// Let Shutdown run several of its rounds over the busy session.
-	deadline := time.Now().Add(10 * time.Second)
-	for !ts.srv.inShutdown.Load() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond)
+	// Let a round of Shutdown pass over the busy session. A round goes
+	// over every session under the server's lock, and closes idle; idle's
+	// session leaves the server's set only once it has that lock, after
+	// the round. So with idle gone the round has passed the busy session
+	// by. (Several rounds would need a round counter in server.go.)
+	idle.ExpectClosed()
+	testenv.WaitFor(t, 10*time.Second, "the closed idle session to leave the server", func() bool {
+		return server.Sessions(ts.Server) == 1
+	})
 	close(gate.release)
-	c.expect(ftp.CodeLoggedIn)
-	c.expect(ftp.CodeServiceUnavailable)
+	c.Expect(ftp.CodeLoggedIn)
+	c.Expect(ftp.CodeServiceUnavailable)
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"sort"
@@ -6,19 +6,21 @@ import (
 	"testing"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
+	"github.com/ferry-ftp/ferry/server"
 )
 
 func TestGlobbing(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.ListHidden = true })
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.ListHidden = true })
 	for _, n := range []string{"a.txt", "b.txt", "c.log", ".dot.txt", "a*b", "logs/x.log", "logs/y.log", "logs/z.txt", ".ferry-upload-1.txt"} {
-		ts.write(t, n, []byte("x"))
+		ts.WriteFile(t, n, []byte("x"))
 	}
-	c := dial(t, ts.addr)
-	c.login("alice")
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
 	nlst := func(arg string) []string {
 		t.Helper()
-		out := strings.Fields(string(readAll(t, c.open("EPSV", "NLST "+arg))))
-		c.expect(ftp.CodeTransferComplete)
+		out := strings.Fields(string(ftptest.ReadAll(t, c.Open("EPSV", "NLST "+arg))))
+		c.Expect(ftp.CodeTransferComplete)
 		sort.Strings(out)
 		return out
 	}
@@ -35,26 +37,26 @@ func TestGlobbing(t *testing.T) {
 			t.Errorf("NLST %s: %q, want %q", arg, got, want)
 		}
 	}
-	out := string(readAll(t, c.open("EPSV", "LIST logs/*.log")))
-	c.expect(ftp.CodeTransferComplete)
+	out := string(ftptest.ReadAll(t, c.Open("EPSV", "LIST logs/*.log")))
+	c.Expect(ftp.CodeTransferComplete)
 	if !strings.Contains(out, "logs/x.log") || !strings.Contains(out, "logs/y.log") || strings.Contains(out, "z.txt") {
 		t.Errorf("LIST logs/*.log:\n%s", out)
 	}
-	if msg := c.cmd(ftp.CodeFileStatus, "STAT *.log"); !strings.Contains(msg, "c.log") || strings.Contains(msg, "a.txt") {
+	if msg := c.Want(ftp.CodeFileStatus, "STAT *.log"); !strings.Contains(msg, "c.log") || strings.Contains(msg, "a.txt") {
 		t.Errorf("STAT *.log: %q", msg)
 	}
-	c.cmd(ftp.CodeExtendedPassive, "EPSV")
-	c.cmd(ftp.CodeFileActionDenied, "NLST */x.log") // only the last element
-	c.cmd(ftp.CodeExtendedPassive, "EPSV")
-	c.cmd(ftp.CodeBadArguments, "NLST [") // a bad pattern
-	c.cmd(ftp.CodeExtendedPassive, "EPSV")
-	c.cmd(ftp.CodeFileActionDenied, "NLST nodir/*.txt")
+	c.Want(ftp.CodeExtendedPassive, "EPSV")
+	c.Want(ftp.CodeFileActionDenied, "NLST */x.log") // only the last element
+	c.Want(ftp.CodeExtendedPassive, "EPSV")
+	c.Want(ftp.CodeBadArguments, "NLST [") // a bad pattern
+	c.Want(ftp.CodeExtendedPassive, "EPSV")
+	c.Want(ftp.CodeFileActionDenied, "NLST nodir/*.txt")
 	// Never out of the root: ".." is cleaned away before the pattern.
 	if got := nlst("../../*"); len(got) == 0 {
 		t.Error("NLST ../../* listed nothing, want the root's entries")
 	}
 	// Relative to the working directory, and absolute.
-	c.cmd(ftp.CodeFileActionOK, "CWD logs")
+	c.Want(ftp.CodeFileActionOK, "CWD logs")
 	if got := strings.Join(nlst("*.log"), " "); got != "x.log y.log" {
 		t.Errorf("NLST *.log in /logs: %q", got)
 	}

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"io"
@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
+	"github.com/ferry-ftp/ferry/server"
 )
 
 // A client dribbling a command one byte at a time (slowloris) is cut at
 // the login timeout, however long it keeps dribbling.
 func TestSlowlorisIsCut(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.LoginTimeout = 300 * time.Millisecond })
-	conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.LoginTimeout = 300 * time.Millisecond })
+	conn, err := net.DialTimeout("tcp", ts.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func TestSlowlorisIsCut(t *testing.T) {
 // A thousand connections that connect and say nothing: the server keeps
 // only the per-address limit of them and turns the rest away with 421.
 func TestIdleConnectionFlood(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.MaxSessionsPerIP = 5; c.LoginTimeout = time.Minute })
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.MaxSessionsPerIP = 5; c.LoginTimeout = time.Minute })
 	var refused, admitted int
 	var conns []net.Conn
 	defer func() {
@@ -65,7 +67,7 @@ func TestIdleConnectionFlood(t *testing.T) {
 		}
 	}()
 	for i := 0; i < 1000; i++ {
-		c, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+		c, err := net.DialTimeout("tcp", ts.Addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,39 +88,36 @@ func TestIdleConnectionFlood(t *testing.T) {
 	if admitted != 5 || refused != 995 {
 		t.Fatalf("admitted %d, refused %d; want 5 and 995", admitted, refused)
 	}
-	ts.srv.mu.Lock()
-	n := len(ts.srv.sessions)
-	ts.srv.mu.Unlock()
-	if n != 5 {
+	if n := server.Sessions(ts.Server); n != 5 {
 		t.Fatalf("server holds %d sessions", n)
 	}
 }
 
 // ABOR storms cost nothing and leave the session usable.
 func TestAbortStorm(t *testing.T) {
-	ts := startServer(t, nil)
-	c := dial(t, ts.addr)
-	c.login("alice")
+	ts := ftptest.NewServer(t)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
 	var b strings.Builder
 	for i := 0; i < 500; i++ {
 		b.WriteString("ABOR\r\n")
 	}
-	if _, err := io.WriteString(c.conn, b.String()); err != nil {
+	if _, err := io.WriteString(c.NetConn(), b.String()); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 500; i++ {
-		c.expect(ftp.CodeTransferComplete)
+		c.Expect(ftp.CodeTransferComplete)
 	}
-	c.cmd(ftp.CodeOK, "NOOP")
+	c.Want(ftp.CodeOK, "NOOP")
 }
 
 // Connections made to a passive port and never used are dropped when the
 // next PASV replaces the listener; the session still holds one port.
 func TestUnusedDataConnections(t *testing.T) {
-	ts := startServer(t, nil)
-	c := dial(t, ts.addr)
-	c.login("alice")
-	port, _ := ftp.ParseEPSVReply(c.cmd(ftp.CodeExtendedPassive, "EPSV"))
+	ts := ftptest.NewServer(t)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	port, _ := ftp.ParseEPSVReply(c.Want(ftp.CodeExtendedPassive, "EPSV"))
 	var idle []net.Conn
 	for i := 0; i < 20; i++ {
 		dc, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
@@ -127,7 +126,7 @@ func TestUnusedDataConnections(t *testing.T) {
 		}
 		idle = append(idle, dc)
 	}
-	c.cmd(ftp.CodeExtendedPassive, "EPSV")
+	c.Want(ftp.CodeExtendedPassive, "EPSV")
 	for _, dc := range idle {
 		_ = dc.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if n, err := dc.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
@@ -135,14 +134,9 @@ func TestUnusedDataConnections(t *testing.T) {
 		}
 		dc.Close()
 	}
-	if held := ts.srv.ports.held(); held != 1 {
+	if held := server.PortsHeld(ts.Server); held != 1 {
 		t.Fatalf("session holds %d ports", held)
 	}
-}
-
-func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
 }
 
 // A full disk during an upload answers 452 and, in atomic mode, leaves
@@ -153,8 +147,8 @@ func TestFullDiskUpload(t *testing.T) {
 	umount := testenv.Tool(t, "umount")
 	for _, atomic := range []bool{true, false} {
 		t.Run("atomic="+strconv.FormatBool(atomic), func(t *testing.T) {
-			ts := startServer(t, func(c *Config) { c.AtomicUploads = atomic })
-			dir := filepath.Join(ts.root, "small")
+			ts := ftptest.NewServer(t, func(c *server.Config) { c.AtomicUploads = atomic })
+			dir := filepath.Join(ts.Root, "small")
 			if err := os.Mkdir(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -162,18 +156,18 @@ func TestFullDiskUpload(t *testing.T) {
 				t.Fatalf("mount tmpfs: %v: %s", err, out)
 			}
 			t.Cleanup(func() { _ = exec.Command(umount, dir).Run() })
-			c := dial(t, ts.addr)
-			c.login("alice")
-			dc := c.open("EPSV", "STOR small/big")
+			c := ts.Dial(t)
+			c.Login(ftptest.User, ftptest.Password)
+			dc := c.Open("EPSV", "STOR small/big")
 			_ = dc.SetWriteDeadline(time.Now().Add(20 * time.Second))
-			_, _ = dc.Write(randomBytes(4 << 20))
+			_, _ = dc.Write(testenv.RandomBytes(4 << 20))
 			dc.Close()
-			c.expect(ftp.CodeInsufficientSpace)
+			c.Expect(ftp.CodeInsufficientSpace)
 			entries, _ := os.ReadDir(dir)
 			if atomic && len(entries) != 0 {
 				t.Fatalf("atomic upload left %v on the full disk", entries)
 			}
-			c.cmd(ftp.CodeOK, "NOOP")
+			c.Want(ftp.CodeOK, "NOOP")
 		})
 	}
 }

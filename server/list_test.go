@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -14,26 +14,28 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
+	"github.com/ferry-ftp/ferry/server"
 	"github.com/ferry-ftp/ferry/storage"
 )
 
 func TestNonUTF8Names(t *testing.T) {
-	ts := startServer(t, nil)
-	c := dial(t, ts.addr)
-	c.login("alice")
+	ts := ftptest.NewServer(t)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
 	name := "caf\xe9 latin1.txt"
-	dc := c.open("EPSV", "STOR "+name)
-	writeAll(t, dc, []byte("bytes"))
-	c.expect(ftp.CodeTransferComplete)
-	if got := string(ts.read(t, name)); got != "bytes" {
+	dc := c.Open("EPSV", "STOR "+name)
+	ftptest.WriteAll(t, dc, []byte("bytes"))
+	c.Expect(ftp.CodeTransferComplete)
+	if got := string(ts.ReadFile(t, name)); got != "bytes" {
 		t.Fatalf("stored %q", got)
 	}
-	dc = c.open("EPSV", "NLST")
-	if got := string(readAll(t, dc)); got != name+"\r\n" {
+	dc = c.Open("EPSV", "NLST")
+	if got := string(ftptest.ReadAll(t, dc)); got != name+"\r\n" {
 		t.Fatalf("NLST %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
-	c.cmd(ftp.CodeFileStatus, "SIZE "+name)
+	c.Expect(ftp.CodeTransferComplete)
+	c.Want(ftp.CodeFileStatus, "SIZE "+name)
 }
 
 // hugeFS is a storage.FS whose root holds n synthetic files, generated on
@@ -90,8 +92,8 @@ func (d *hugeDir) Close() error { return nil }
 
 type hugeAuth struct{ n int }
 
-func (a hugeAuth) Authenticate(context.Context, LoginRequest) (*User, error) {
-	return &User{Name: "big", FS: hugeFS{n: a.n}, Perms: PermReadOnly}, nil
+func (a hugeAuth) Authenticate(context.Context, server.LoginRequest) (*server.User, error) {
+	return &server.User{Name: "big", FS: hugeFS{n: a.n}, Perms: server.PermReadOnly}, nil
 }
 
 // A directory of a million entries streams: every line arrives, and the
@@ -101,11 +103,11 @@ func TestMillionEntryListingStreams(t *testing.T) {
 		t.Skip("streams a million lines")
 	}
 	const n = 1_000_000
-	ts := startServer(t, func(c *Config) { c.Auth = hugeAuth{n: n}; c.Logger = nil })
-	c := dial(t, ts.addr)
-	c.login("big")
+	ts := ftptest.NewServer(t, func(c *server.Config) { c.Auth = hugeAuth{n: n}; c.Logger = nil })
+	c := ts.Dial(t)
+	c.Login("big", ftptest.Password)
 	for _, verb := range []string{"LIST", "MLSD", "NLST"} {
-		dc := c.open("EPSV", verb)
+		dc := c.Open("EPSV", verb)
 		runtime.GC()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -131,7 +133,7 @@ func TestMillionEntryListingStreams(t *testing.T) {
 			}
 		}
 		dc.Close()
-		c.expect(ftp.CodeTransferComplete)
+		c.Expect(ftp.CodeTransferComplete)
 		if lines != n {
 			t.Fatalf("%s sent %d lines, want %d", verb, lines, n)
 		}
@@ -145,10 +147,10 @@ func TestMillionEntryListingStreams(t *testing.T) {
 // Sizes and offsets are 64-bit: a sparse 5 GiB file reports its size and
 // serves a REST near its end.
 func TestFilesOver4GiB(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := ftptest.NewServer(t)
 	const size = 5 << 30
-	ts.write(t, "huge", nil)
-	f, err := os.OpenFile(filepath.Join(ts.root, "huge"), os.O_WRONLY, 0)
+	ts.WriteFile(t, "huge", nil)
+	f, err := os.OpenFile(filepath.Join(ts.Root, "huge"), os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,41 +158,41 @@ func TestFilesOver4GiB(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	c := dial(t, ts.addr)
-	c.login("alice")
-	if got := c.cmd(ftp.CodeFileStatus, "SIZE huge"); got != strconv.Itoa(size) {
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	if got := c.Want(ftp.CodeFileStatus, "SIZE huge"); got != strconv.Itoa(size) {
 		t.Fatalf("SIZE %s", got)
 	}
-	c.cmd(ftp.CodeFilePending, "REST "+strconv.Itoa(size-7))
-	if got := string(readAll(t, c.open("EPSV", "RETR huge"))); got != "the end" {
+	c.Want(ftp.CodeFilePending, "REST "+strconv.Itoa(size-7))
+	if got := string(ftptest.ReadAll(t, c.Open("EPSV", "RETR huge"))); got != "the end" {
 		t.Fatalf("tail %q", got)
 	}
-	c.expect(ftp.CodeTransferComplete)
+	c.Expect(ftp.CodeTransferComplete)
 	// Resume an upload past 4 GiB.
-	c.cmd(ftp.CodeFilePending, "REST "+strconv.Itoa(size))
-	writeAll(t, c.open("EPSV", "STOR huge"), []byte("!"))
-	c.expect(ftp.CodeTransferComplete)
-	if got := c.cmd(ftp.CodeFileStatus, "SIZE huge"); got != strconv.Itoa(size+1) {
+	c.Want(ftp.CodeFilePending, "REST "+strconv.Itoa(size))
+	ftptest.WriteAll(t, c.Open("EPSV", "STOR huge"), []byte("!"))
+	c.Expect(ftp.CodeTransferComplete)
+	if got := c.Want(ftp.CodeFileStatus, "SIZE huge"); got != strconv.Itoa(size+1) {
 		t.Fatalf("SIZE after append %s", got)
 	}
 }
 
 // The MLSx perm fact says what this user may do (RFC 3659 7.5.5).
 func TestPermFact(t *testing.T) {
-	ts := startServer(t, nil)
-	ts.write(t, "d/f", []byte("x"))
+	ts := ftptest.NewServer(t)
+	ts.WriteFile(t, "d/f", []byte("x"))
 	for _, tc := range []struct{ user, file, dir string }{
-		{"alice", "perm=adfrw;", "perm=cdeflmp;"},
-		{"bob", "perm=r;", "perm=el;"},
+		{ftptest.User, "perm=adfrw;", "perm=cdeflmp;"},
+		{ftptest.ReadOnlyUser, "perm=r;", "perm=el;"},
 	} {
-		c := dial(t, ts.addr)
-		c.login(tc.user)
-		out := string(readAll(t, c.open("EPSV", "MLSD /")))
-		c.expect(ftp.CodeTransferComplete)
+		c := ts.Dial(t)
+		c.Login(tc.user, ftptest.Password)
+		out := string(ftptest.ReadAll(t, c.Open("EPSV", "MLSD /")))
+		c.Expect(ftp.CodeTransferComplete)
 		if !strings.Contains(out, "type=dir;") || !strings.Contains(out, tc.dir) {
 			t.Errorf("%s: MLSD of / lacks %s:\n%s", tc.user, tc.dir, out)
 		}
-		if got := c.cmd(ftp.CodeFileActionOK, "MLST d/f"); !strings.Contains(got, tc.file) {
+		if got := c.Want(ftp.CodeFileActionOK, "MLST d/f"); !strings.Contains(got, tc.file) {
 			t.Errorf("%s: MLST d/f lacks %s: %q", tc.user, tc.file, got)
 		}
 	}

@@ -1,18 +1,21 @@
-package server
+package server_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/textproto"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
+	"github.com/ferry-ftp/ferry/internal/testenv"
+	"github.com/ferry-ftp/ferry/server"
 	"pgregory.net/rapid"
 )
 
@@ -24,21 +27,15 @@ import (
 // the user's root, and, once the sessions end, no port or goroutine is
 // left behind (goleak in TestMain).
 func TestRandomSessions(t *testing.T) {
-	base := t.TempDir()
-	root := filepath.Join(base, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ts := startServer(t, func(c *Config) {
-		c.Auth = testAuth{root: root}
+	ts := ftptest.NewServer(t, func(c *server.Config) {
 		c.DataConnectTimeout = 30 * time.Millisecond
 		c.MaxLoginAttempts = 1000
-		c.Ban = BanPolicy{After: -1}
+		c.Ban = server.BanPolicy{After: -1}
 		c.FailedLoginDelay = -1
 		c.AtomicUploads = true
 		c.Logger = nil
 	})
-	verbs := append([]string{"FOO", "XMD5", "NOTAVERB"}, sortedVerbs()...)
+	verbs := append([]string{"FOO", "XMD5", "NOTAVERB"}, server.Verbs()...)
 	args := rapid.OneOf(
 		rapid.Just(""),
 		rapid.SampledFrom([]string{"/", "..", "../..", "/../../etc", "a", "a/b", "dir", "f", `"q"`, "-la", "A N", "I", "ALL", "1", "2",
@@ -47,7 +44,7 @@ func TestRandomSessions(t *testing.T) {
 		rapid.StringMatching(`[ -~]{0,40}`),
 	)
 	rapid.Check(t, func(rt *rapid.T) {
-		conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+		conn, err := net.DialTimeout("tcp", ts.Addr, 5*time.Second)
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -67,7 +64,7 @@ func TestRandomSessions(t *testing.T) {
 		}
 		read("connect")
 		if rapid.Bool().Draw(rt, "login") {
-			_, _ = io.WriteString(conn, "USER alice\r\nPASS secret\r\n")
+			_, _ = io.WriteString(conn, "USER "+ftptest.User+"\r\nPASS "+ftptest.Password+"\r\n")
 			read("USER")
 			read("PASS")
 		}
@@ -92,27 +89,17 @@ func TestRandomSessions(t *testing.T) {
 			rt.Fatalf("final NOOP: %d", code)
 		}
 	})
-	// Nothing escaped the root.
+	// Nothing escaped the root, which is alone in its parent.
+	base := filepath.Dir(ts.Root)
 	entries, err := os.ReadDir(base)
-	if err != nil || len(entries) != 1 || entries[0].Name() != "root" {
+	if err != nil || len(entries) != 1 || filepath.Join(base, entries[0].Name()) != ts.Root {
 		t.Fatalf("outside the root: %v %v", entries, err)
 	}
 	// Every session's passive port is released once it ends.
-	deadline := time.Now().Add(10 * time.Second)
-	for ts.srv.ports.held() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d passive ports still held", ts.srv.ports.held())
+	testenv.WaitForState(t, 10*time.Second, "every passive port to be released", func() string {
+		if n := server.PortsHeld(ts.Server); n != 0 {
+			return fmt.Sprintf("%d passive ports still held", n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func sortedVerbs() []string {
-	var v []string
-	for k := range commands {
-		v = append(v, k)
-	}
-	// Map order is random; rapid needs a stable list to shrink.
-	slices.Sort(v)
-	return v
+		return ""
+	})
 }
