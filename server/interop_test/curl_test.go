@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
@@ -70,7 +71,7 @@ func TestCurlTLS(t *testing.T) {
 		sameFile(t, dst, data)
 	})
 	t.Run("implicit", func(t *testing.T) {
-		u := fmt.Sprintf("ftps://%s:%s@%s:%d/", testUser, testPass, e.host, e.tlsPort)
+		u := fmt.Sprintf("ftps://%s:%s@%s:%d/", ftptest.User, ftptest.Password, e.host, e.tlsPort)
 		out := curl(t, e, "-k", "-T", filepath.Join(e.work, "src"), u+"implicit.bin")
 		mustContain(t, "curl transcript", out, "SSL connection using", "> STOR implicit.bin", "226 ")
 		sameFile(t, filepath.Join(e.root, "implicit.bin"), data)
@@ -316,7 +317,7 @@ func TestCurlShutdownLetsTransferFinish(t *testing.T) {
 	e := startServer(t, options{downloadRate: 256 << 10})
 	data := writeRandom(t, filepath.Join(e.root, "slow.bin"), 1<<20)
 	dst := filepath.Join(e.work, "slow.bin")
-	started := e.log.wait("verb=RETR")
+	started := e.ts.OnLog("verb=RETR")
 	done := make(chan result, 1)
 	go func() {
 		done <- e.runQuiet(curlPath, append(append([]string{}, curlBase...), "-o", dst, e.url("slow.bin"))...)
@@ -419,21 +420,18 @@ func TestCurlIPv6(t *testing.T) {
 	// even with --disable-epsv, so a raw client asks): 501 and the
 	// protocol to use, never an IPv4 address. 501, not 522: that is
 	// EPSV's and EPRT's reply (RFC 2428).
-	c := dialControl(t, e.addr())
-	c.expect(t, 220)
-	c.cmd(t, 331, "USER "+testUser)
-	c.cmd(t, 230, "PASS "+testPass)
-	if msg := c.cmd(t, 501, "PASV"); !strings.Contains(msg, "EPSV") {
+	c := ftptest.Dial(t, e.addr())
+	c.Login(ftptest.User, ftptest.Password)
+	if msg := c.Want(501, "PASV"); !strings.Contains(msg, "EPSV") {
 		t.Fatalf("PASV reply %q does not point to EPSV", msg)
 	}
-	if msg := c.cmd(t, 229, "EPSV"); !strings.Contains(msg, "(|||") {
+	if msg := c.Want(229, "EPSV"); !strings.Contains(msg, "(|||") {
 		t.Fatalf("EPSV reply %q", msg)
 	}
-	c.cmd(t, 522, "EPSV 1")
+	c.Want(522, "EPSV 1")
 	// An IPv4 target is another host than this IPv6 client: refused,
 	// as unsupported (522) or as a bounce (501).
-	c.send(t, "EPRT |1|127.0.0.1|2000|")
-	if code, msg, err := c.tp.ReadResponse(0); err != nil || code != 501 && code != 522 {
-		t.Fatalf("EPRT to IPv4 from an IPv6 client: %d %q (%v), want 501 or 522", code, msg, err)
+	if code, msg := c.Cmd("EPRT |1|127.0.0.1|2000|"); code != 501 && code != 522 {
+		t.Fatalf("EPRT to IPv4 from an IPv6 client: %d %q, want 501 or 522", code, msg)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
@@ -37,7 +38,7 @@ func TestFtplib(t *testing.T) {
 	} {
 		t.Run(tc.suite, func(t *testing.T) {
 			e := startServer(t, options{tls: tc.tls})
-			res := e.run("", "", python, script, e.host, strconv.Itoa(e.port), testUser, testPass, e.root, tc.suite)
+			res := e.run("", "", python, script, e.host, strconv.Itoa(e.port), ftptest.User, ftptest.Password, e.root, tc.suite)
 			lines := strings.Split(strings.TrimSpace(res.out), "\n")
 			got := map[string]string{}
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {

@@ -13,29 +13,20 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/ferry-ftp/ferry/ftp"
-	"github.com/ferry-ftp/ferry/internal/testenv"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/server"
-	"github.com/ferry-ftp/ferry/storage/local"
 	"go.uber.org/goleak"
-)
-
-// Credentials of the test's password user; anonymous is read-only.
-const (
-	testUser = "alice"
-	testPass = "secret"
 )
 
 // clientTimeout bounds every external client run.
@@ -45,7 +36,7 @@ const clientTimeout = 60 * time.Second
 type options struct {
 	tls    bool // AUTH TLS on the plain listener and an implicit-TLS listener
 	atomic bool // AtomicUploads
-	ipv6   bool // listen on ::1 instead of 127.0.0.1 (skips if the host has no IPv6 loopback)
+	ipv6   bool // clients use a listener on ::1, not 127.0.0.1 (skips if the host has no IPv6 loopback)
 	// downloadRate caps the server's downloads (bytes per second), for
 	// tests that need a transfer still running; 0: no cap.
 	downloadRate int64
@@ -53,171 +44,62 @@ type options struct {
 	tlsReuse server.TLSReuse
 }
 
-// ftpEnv is a running server and where its files live.
+// ftpEnv is a running server, where its files live, and where the
+// clients connect. Its accounts are ftptest's: ftptest.User with every
+// permission, anonymous read-only, both rooted at root.
 type ftpEnv struct {
 	t       *testing.T
+	ts      *ftptest.Server
 	root    string // the password user's home and the anonymous root
-	host    string // 127.0.0.1
+	host    string // 127.0.0.1, or ::1 with options.ipv6
 	port    int    // plain (explicit TLS when enabled) listener
 	tlsPort int    // implicit TLS listener, 0 without TLS
 	work    string // a scratch directory for client-side files
 	srv     *server.Server
-	log     *testWriter
 }
 
 // url returns an ftp:// URL for p on the plain listener, with credentials.
 func (e *ftpEnv) url(p string) string {
-	return fmt.Sprintf("ftp://%s:%s@%s/%s", testUser, testPass, e.addr(), strings.TrimPrefix(p, "/"))
+	return fmt.Sprintf("ftp://%s:%s@%s/%s", ftptest.User, ftptest.Password, e.addr(), strings.TrimPrefix(p, "/"))
 }
 
 // addr is host:port of the plain listener.
 func (e *ftpEnv) addr() string { return net.JoinHostPort(e.host, strconv.Itoa(e.port)) }
 
-// authenticator is a tiny in-test user store: alice with every
-// permission, anonymous read-only, both rooted at the same directory.
-type authenticator struct{ fs *local.FS }
-
-func (a authenticator) Authenticate(_ context.Context, req server.LoginRequest) (*server.User, error) {
-	switch {
-	case req.User == testUser && req.Password == testPass:
-		return &server.User{Name: testUser, FS: a.fs, Perms: server.PermAll}, nil
-	case strings.EqualFold(req.User, "anonymous") || strings.EqualFold(req.User, "ftp"):
-		return &server.User{Name: "anonymous", FS: a.fs, Perms: server.PermReadOnly, Anonymous: true}, nil
-	}
-	return nil, server.ErrBadLogin
-}
-
-// startServer starts a server for the test; everything stops in Cleanup.
+// startServer starts a server for the test (ftptest.NewServer, with a
+// passive range wide enough for clients that open several data
+// connections at once); everything stops when the test ends.
 func startServer(t *testing.T, o options) *ftpEnv {
 	t.Helper()
-	root := t.TempDir()
-	fsys, err := local.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logw := &testWriter{t: t}
-	cfg := server.Config{
-		Auth:             authenticator{fs: fsys},
-		PassivePorts:     freePortRange(t, 24),
-		AtomicUploads:    o.atomic,
-		DownloadRate:     o.downloadRate,
-		TLSReuse:         o.tlsReuse,
-		FailedLoginDelay: time.Millisecond,
-		Logger:           slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	start := ftptest.NewServer
 	if o.tls {
-		cfg.TLS = testenv.SelfSigned(t).ServerConfig()
+		start = ftptest.NewTLSServer
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &ftpEnv{t: t, root: root, host: "127.0.0.1", work: t.TempDir(), srv: srv, log: logw}
-	network := "tcp4"
-	if o.ipv6 {
-		e.host, network = "::1", "tcp6"
-		l, err := net.Listen(network, "[::1]:0")
-		if err != nil {
-			testenv.Missing(t, "no IPv6 loopback: "+err.Error())
-		}
-		_ = l.Close()
-	}
-	var wg sync.WaitGroup
-	serve := func(implicit bool) int {
-		l, err := net.Listen(network, net.JoinHostPort(e.host, "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			if implicit {
-				err = srv.ServeImplicitTLS(l)
-			} else {
-				err = srv.Serve(l)
-			}
-			if !errors.Is(err, server.ErrServerClosed) {
-				t.Errorf("serve: %v", err)
-			}
-		}()
-		return l.Addr().(*net.TCPAddr).Port
-	}
-	e.port = serve(false)
-	if o.tls {
-		e.tlsPort = serve(true)
-	}
-	t.Cleanup(func() {
-		_ = srv.Close()
-		wg.Wait()
-		_ = fsys.Close()
-		logw.stop()
+	ts := start(t, func(c *server.Config) {
+		c.PassivePorts = ftptest.FreePorts(t, 24)
+		c.AtomicUploads = o.atomic
+		c.DownloadRate = o.downloadRate
+		c.TLSReuse = o.tlsReuse
 	})
+	e := &ftpEnv{t: t, ts: ts, root: ts.Root, work: t.TempDir(), srv: ts.Server}
+	addr := ts.Addr
+	if o.ipv6 {
+		addr = ts.ServeIPv6(t)
+	}
+	e.host, e.port = splitAddr(t, addr)
+	if o.tls {
+		_, e.tlsPort = splitAddr(t, ts.ImplicitAddr)
+	}
 	return e
 }
 
-// testWriter sends the server's log records to t.Log until stop, so a
-// record written after the test ends cannot panic. It also wakes tests
-// waiting for a record (readiness without sleeping) and remembers panics.
-type testWriter struct {
-	t       *testing.T
-	mu      sync.Mutex
-	done    bool
-	panics  []string
-	waiters []logWaiter
-}
-
-type logWaiter struct {
-	substr string
-	ch     chan struct{}
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	line := strings.TrimRight(string(p), "\n")
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log("server: " + line)
+func splitAddr(t *testing.T, addr string) (host string, port int) {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(line, "panic") && strings.Contains(line, "level=ERROR") {
-		w.panics = append(w.panics, line)
-	}
-	kept := w.waiters[:0]
-	for _, lw := range w.waiters {
-		if strings.Contains(line, lw.substr) {
-			close(lw.ch)
-		} else {
-			kept = append(kept, lw)
-		}
-	}
-	w.waiters = kept
-	return len(p), nil
-}
-
-// wait returns a channel closed when a later record contains substr.
-func (w *testWriter) wait(substr string) <-chan struct{} {
-	ch := make(chan struct{})
-	w.mu.Lock()
-	w.waiters = append(w.waiters, logWaiter{substr, ch})
-	w.mu.Unlock()
-	return ch
-}
-
-// stop ends logging and fails the test if a session or transfer panicked:
-// the server recovers, so nothing else would show it.
-func (w *testWriter) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.done = true
-	for _, p := range w.panics {
-		w.t.Errorf("server panicked: %s", p)
-	}
-}
-
-// freePortRange is a passive range of n free ports (see testenv.FreePortRange).
-func freePortRange(t *testing.T, n int) ftp.PortRange {
-	lo, hi := testenv.FreePortRange(t, n)
-	return ftp.PortRange{Min: uint16(lo), Max: uint16(hi)}
+	return ap.Addr().String(), int(ap.Port())
 }
 
 // result is what a client run produced.

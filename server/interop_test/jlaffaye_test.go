@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/jlaffaye/ftp"
 )
 
@@ -44,7 +45,7 @@ func TestJlaffaye(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Quit()
-			if err := c.Login(testUser, testPass); err != nil {
+			if err := c.Login(ftptest.User, ftptest.Password); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.MakeDir("dir"); err != nil {

@@ -4,8 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
-	"net/textproto"
 	"os"
 	"time"
 
@@ -13,8 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferry-ftp/ferry/ftp"
-
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
@@ -30,7 +27,7 @@ func lftp(t *testing.T, e *ftpEnv, dir string, settings []string, cmds ...string
 		"set xfer:clobber on",
 		"debug -t 9",
 	}, settings...)
-	script = append(script, fmt.Sprintf("open -u %s,%s -p %d %s", testUser, testPass, e.port, e.host))
+	script = append(script, fmt.Sprintf("open -u %s,%s -p %d %s", ftptest.User, ftptest.Password, e.port, e.host))
 	script = append(script, cmds...)
 	return e.mustRun(dir, "", testenv.Tool(t, "lftp"), "-c", strings.Join(script, "; "))
 }
@@ -127,29 +124,18 @@ func TestLftpSingleFiles(t *testing.T) {
 func TestTLSDataHandshakeAfter150(t *testing.T) {
 	e := startServer(t, options{tls: true})
 	writeFile(t, filepath.Join(e.root, "f"), []byte("protected"))
-	c := dialControl(t, e.addr())
-	c.expect(t, 220)
-	c.cmd(t, 234, "AUTH TLS")
-	c.startTLS(t)
-	c.cmd(t, 331, "USER "+testUser)
-	c.cmd(t, 230, "PASS "+testPass)
-	c.cmd(t, 200, "PBSZ 0")
-	c.cmd(t, 200, "PROT P")
-	msg := c.cmd(t, 227, "PASV")
-	ap, err := ftp.ParsePASVReply(msg)
-	if err != nil {
-		t.Fatalf("PASV reply %q: %v", msg, err)
-	}
-	data, err := net.DialTimeout("tcp", ap.String(), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer data.Close()
-	c.send(t, "RETR f")
+	cfg := &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	c := ftptest.Dial(t, e.addr())
+	c.AuthTLS(cfg)
+	c.Login(ftptest.User, ftptest.Password)
+	c.Want(200, "PBSZ 0")
+	c.Want(200, "PROT P")
+	data, _ := c.PASV()
+	c.Send("RETR f")
 	// No handshake yet: the 150 must come anyway. The deadline only bounds
 	// the failure; DataConnectTimeout (30 s) is what the server would wait.
-	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	code, msg, err := c.tp.ReadResponse(0)
+	_ = c.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	code, msg, err := c.Reader().ReadResponse(0)
 	if err != nil {
 		t.Fatalf("no reply to RETR while the data connection waits for the client's TLS handshake: %v "+
 			"(the server must send 150 before the data TLS handshake)", err)
@@ -157,65 +143,13 @@ func TestTLSDataHandshakeAfter150(t *testing.T) {
 	if code != 150 {
 		t.Fatalf("RETR: got %d %s, want 150", code, msg)
 	}
-	_ = c.conn.SetReadDeadline(time.Time{})
-	tc := tls.Client(data, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: c.cache})
+	tc := tls.Client(data, cfg)
 	_ = tc.SetDeadline(time.Now().Add(30 * time.Second))
 	b, err := io.ReadAll(tc)
 	if err != nil || string(b) != "protected" {
 		t.Fatalf("protected RETR: %q, %v", b, err)
 	}
-	c.expect(t, 226)
-}
-
-// control is a raw control connection for tests that need exact order.
-type control struct {
-	conn  net.Conn
-	tp    *textproto.Conn
-	cache tls.ClientSessionCache
-}
-
-func dialControl(t *testing.T, addr string) *control {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(clientTimeout))
-	return &control{conn: conn, tp: textproto.NewConn(conn), cache: tls.NewLRUClientSessionCache(4)}
-}
-
-func (c *control) startTLS(t *testing.T) {
-	t.Helper()
-	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: c.cache})
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	c.conn = tc
-	c.tp = textproto.NewConn(tc)
-	_ = c.conn.SetDeadline(time.Now().Add(clientTimeout))
-}
-
-func (c *control) send(t *testing.T, line string) {
-	t.Helper()
-	if err := c.tp.PrintfLine("%s", line); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (c *control) expect(t *testing.T, want int) string {
-	t.Helper()
-	code, msg, err := c.tp.ReadResponse(0)
-	if err != nil || code != want {
-		t.Fatalf("got %d %q (%v), want %d", code, msg, err, want)
-	}
-	return msg
-}
-
-func (c *control) cmd(t *testing.T, want int, line string) string {
-	t.Helper()
-	c.send(t, line)
-	return c.expect(t, want)
+	c.Expect(226)
 }
 
 // TestLftpImplicitTLS transfers over an implicit-FTPS listener (ftps://).
@@ -226,7 +160,7 @@ func TestLftpImplicitTLS(t *testing.T) {
 	script := strings.Join([]string{
 		"set cmd:fail-exit yes", "set net:max-retries 1", "set net:timeout 20",
 		"set ssl:verify-certificate no", "set ftp:ssl-protect-data true", "debug -t 9",
-		fmt.Sprintf("open -u %s,%s ftps://%s:%d", testUser, testPass, e.host, e.tlsPort),
+		fmt.Sprintf("open -u %s,%s ftps://%s:%d", ftptest.User, ftptest.Password, e.host, e.tlsPort),
 		"put up.bin -o implicit.bin", "get implicit.bin -o back.bin",
 	}, "; ")
 	out := e.mustRun("", "", lftpPath, "-c", script)

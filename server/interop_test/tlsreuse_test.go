@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
 )
@@ -56,7 +57,7 @@ except ftplib.all_errors as err:
 print("transfer was not refused")
 sys.exit(1)
 `
-		out := e.mustRun(e.work, "", python, "-c", script, e.host, strconv.Itoa(e.port), testUser, testPass)
+		out := e.mustRun(e.work, "", python, "-c", script, e.host, strconv.Itoa(e.port), ftptest.User, ftptest.Password)
 		mustContain(t, "ftplib output", out, "refused: 522", "noop ok")
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
@@ -45,7 +46,7 @@ func TestTnftp(t *testing.T) {
 			got := filepath.Join(e.work, tc.name+".got")
 			script := []string{
 				fmt.Sprintf("open %s %d", e.host, e.port),
-				fmt.Sprintf("user %s %s", testUser, testPass),
+				fmt.Sprintf("user %s %s", ftptest.User, ftptest.Password),
 				"binary",
 			}
 			script = append(script, tc.modes...)
@@ -56,12 +57,12 @@ func TestTnftp(t *testing.T) {
 				"quit")
 			out := e.mustRun("", strings.Join(script, "\n")+"\n", tnftp, "-n", "-v", "-d")
 			mustContain(t, "tnftp transcript", out,
-				"---> USER "+testUser, "---> PASS XXXX", "230 ",
+				"---> USER "+ftptest.User, "---> PASS XXXX", "230 ",
 				// As in the seed: SYST makes the client pick binary mode.
 				"---> SYST", "215 UNIX Type: L8", "Remote system type is UNIX.", "Using binary mode to transfer files.",
 				"---> LIST", "remote.bin",
 				"---> RETR remote.bin", "---> STOR up-"+tc.name+".bin", "226 ", "---> QUIT", "221 ")
-			if strings.Contains(out, testPass) {
+			if strings.Contains(out, ftptest.Password) {
 				t.Errorf("tnftp transcript shows the password:\n%s", out)
 			}
 			for _, re := range tc.wire {
@@ -91,7 +92,7 @@ func TestTnftpMgetGlob(t *testing.T) {
 	dst := t.TempDir()
 	script := []string{
 		fmt.Sprintf("open %s %d", e.host, e.port),
-		fmt.Sprintf("user %s %s", testUser, testPass),
+		fmt.Sprintf("user %s %s", ftptest.User, ftptest.Password),
 		"binary", "prompt off", "cd docs", "lcd " + dst,
 		"mget *.txt",
 		"quit",

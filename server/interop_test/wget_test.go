@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 )
 
@@ -28,7 +29,7 @@ func TestWget(t *testing.T) {
 		{"active", []string{"--no-passive-ftp"}, "--> PORT 127,0,0,1,"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := []string{"-d", "--tries=1", "--timeout=20", "--user=" + testUser, "--password=" + testPass}
+			base := []string{"-d", "--tries=1", "--timeout=20", "--user=" + ftptest.User, "--password=" + ftptest.Password}
 			base = append(base, tc.flags...)
 			dst := filepath.Join(e.work, tc.name+".bin")
 			out := e.mustRun("", "", wget, append(base, "-O", dst, "ftp://"+e.addr()+"/single.bin")...)
@@ -63,7 +64,7 @@ func TestWgetFTPS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := filepath.Join(e.work, tc.name)
 			args := append([]string{"-d", "--tries=1", "--timeout=20", "--no-check-certificate",
-				"--user=" + testUser, "--password=" + testPass, "-O", dst}, tc.flags...)
+				"--user=" + ftptest.User, "--password=" + ftptest.Password, "-O", dst}, tc.flags...)
 			out := e.mustRun("", "", wget, append(args, fmt.Sprintf("ftps://%s:%d/secret.bin", e.host, tc.port))...)
 			mustContain(t, "wget transcript", out, append(tc.wire, "--> RETR secret.bin", "226 ")...)
 			sameFile(t, dst, data)
