@@ -163,7 +163,7 @@ func TestUsersFileOverCap(t *testing.T) {
 
 func TestVerifyHonoursContext(t *testing.T) {
 	hs := NewHasher(1)
-	hs.sem <- struct{}{} // every slot taken
+	holdSlots(t, hs, 1) // every slot taken
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	h, err := HashWith("x", cheap)
@@ -474,7 +474,7 @@ func TestVerifiedCache(t *testing.T) {
 	if ok, err := hs.Verify(t.Context(), h, "right"); !ok || err != nil {
 		t.Fatalf("first verification: %v %v", ok, err)
 	}
-	hs.sem <- struct{}{} // every slot taken from now on
+	holdSlots(t, hs, 1) // every slot taken from now on
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if ok, err := hs.Verify(ctx, h, "right"); !ok || err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -167,12 +168,17 @@ func parseArgon2id(hash string) (*argonParams, error) {
 }
 
 // Hasher verifies passwords with at most a fixed number of hash
-// computations at once. Waiting for a turn honours ctx, so a client
-// that hangs up stops costing anything.
+// computations at once, and so bounds what a login flood can claim: the
+// memory of the argon2id computations in progress is at most the slots
+// times the largest memory cost in use (maxArgonMemory at worst). A
+// request that finds every slot taken waits in its client address's
+// queue, the addresses taking turns (see slots), and the wait honours
+// ctx, so a client that hangs up stops costing anything. A password
+// found in the verified-credentials cache does not wait at all.
 type Hasher struct {
-	sem   chan struct{}
+	slots *slots
 	cache *verifiedCache
-	// compute runs one full-cost verification: verify, or a test's
+	// compute runs one full-cost verification: verifyHash, or a test's
 	// counter around it.
 	compute func(hash, password string) (bool, error)
 }
@@ -182,12 +188,27 @@ func NewHasher(n int) *Hasher {
 	if n < 1 {
 		n = 1
 	}
-	return &Hasher{sem: make(chan struct{}, n), cache: newVerifiedCache(), compute: verify}
+	return &Hasher{slots: newSlots(n), cache: newVerifiedCache(), compute: verifyHash}
 }
 
 // Verify reports whether password matches hash. A hash in no supported
-// format is an error; a mismatch is (false, nil).
+// format, or beyond the cost caps, is an error; a mismatch is (false, nil).
+// It is VerifyFrom with no client address.
 func (h *Hasher) Verify(ctx context.Context, hash, password string) (bool, error) {
+	return h.VerifyFrom(ctx, netip.Addr{}, hash, password)
+}
+
+// VerifyFrom is Verify for a request from the client address from,
+// which waits for a slot in from's queue. When too many requests wait,
+// for from or in all, it fails at once with an error.
+func (h *Hasher) VerifyFrom(ctx context.Context, from netip.Addr, hash, password string) (bool, error) {
+	return h.verify(ctx, from, hash, password, true)
+}
+
+// verify is VerifyFrom; with useCache false it neither consults nor
+// fills the verified-credentials cache, and so always costs one full
+// verification.
+func (h *Hasher) verify(ctx context.Context, from netip.Addr, hash, password string, useCache bool) (bool, error) {
 	// An over-long password is still hashed (truncated), so that the
 	// time taken tells nothing, and then refused.
 	tooLong := len(password) > maxPassword
@@ -197,23 +218,23 @@ func (h *Hasher) Verify(ctx context.Context, hash, password string) (bool, error
 	if err := CheckHash(hash); err != nil { // the format and the cost caps
 		return false, err
 	}
-	if !tooLong && h.cache.hit(hash, password) {
+	useCache = useCache && !tooLong
+	if useCache && h.cache.hit(hash, password) {
 		return true, nil
 	}
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false, context.Cause(ctx)
+	if err := h.slots.acquire(ctx, queueKey(from)); err != nil {
+		return false, err
 	}
-	defer func() { <-h.sem }()
+	defer h.slots.release()
 	ok, err := h.compute(hash, password)
-	if ok && !tooLong && err == nil {
+	if ok && useCache && err == nil {
 		h.cache.add(hash, password)
 	}
 	return ok && !tooLong, err
 }
 
-func verify(hash, password string) (bool, error) {
+// verifyHash runs one full-cost verification of password against hash.
+func verifyHash(hash, password string) (bool, error) {
 	switch {
 	case strings.HasPrefix(hash, "$argon2id$"):
 		p, err := parseArgon2id(hash)

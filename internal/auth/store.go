@@ -184,7 +184,10 @@ func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*ser
 	if acct != nil {
 		hash = acct.hash
 	}
-	ok, err := s.hasher.Verify(ctx, hash, req.Password)
+	ok, err := s.hasher.VerifyFrom(ctx, req.Remote, hash, req.Password)
+	if errors.Is(err, errBusy) {
+		return nil, fmt.Errorf("%w: %w", server.ErrBadLogin, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: user %q: %w", req.User, err)
 	}
