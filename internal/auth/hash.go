@@ -85,6 +85,50 @@ func HashWith(password string, p Params) (string, error) {
 
 var b64 = base64.RawStdEncoding
 
+// dummyHash returns a hash that no password matches, at the cost of
+// the hash like (a PHC argon2id or a bcrypt string, as CheckHash
+// accepts): verifying a password against it costs what verifying one
+// against like does. Its salt and key are random, not computed, so
+// making one costs nothing.
+func dummyHash(like string) (string, error) {
+	if isBcrypt(like) {
+		cost, err := bcrypt.Cost([]byte(like))
+		if err != nil {
+			return "", err
+		}
+		salt, key := make([]byte, 16), make([]byte, 23) // bcrypt's sizes
+		_, _ = rand.Read(salt)
+		_, _ = rand.Read(key)
+		return fmt.Sprintf("%s%02d$%s%s", like[:4], cost, bcryptB64.EncodeToString(salt), bcryptB64.EncodeToString(key)), nil
+	}
+	p, err := parseArgon2id(like)
+	if err != nil {
+		return "", err
+	}
+	salt, key := make([]byte, len(p.salt)), make([]byte, len(p.key))
+	_, _ = rand.Read(salt)
+	_, _ = rand.Read(key)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// bcryptB64 is bcrypt's base64, without padding.
+var bcryptB64 = base64.NewEncoding("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").WithPadding(base64.NoPadding)
+
+// costOf names the cost of a hash CheckHash accepts: hashes with the
+// same name take the same work to verify.
+func costOf(hash string) string {
+	if isBcrypt(hash) {
+		cost, _ := bcrypt.Cost([]byte(hash))
+		return fmt.Sprintf("bcrypt %d", cost)
+	}
+	p, err := parseArgon2id(hash)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("argon2id m=%d t=%d p=%d len=%d", p.memory, p.time, p.threads, p.keyLen)
+}
+
 // CheckHash reports whether hash is in a format Verify understands,
 // with parameters in bounds.
 func CheckHash(hash string) error {
