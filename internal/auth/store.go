@@ -149,7 +149,7 @@ func (s *Store) dummyFor(accts []Account) (string, error) {
 	for _, a := range accts {
 		hashes = append(hashes, a.Password)
 	}
-	if len(hashes) == 0 {
+	if len(hashes) == 0 { // a template at s.params: dummyHash keeps only its cost
 		p := s.params.orDefault()
 		hashes = append(hashes, fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", p.Memory, p.Time, p.Threads,
 			b64.EncodeToString(make([]byte, argonSaltLen)), b64.EncodeToString(make([]byte, argonKeyLen))))
