@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -93,6 +94,18 @@ func TestOneVerificationPerFailure(t *testing.T) {
 		}
 		if got := take(); len(got) != 1 || got[0] != c.hash {
 			t.Errorf("%s: verified %d hashes %q, want exactly one, %q", c.name, len(got), got, c.hash)
+		}
+	}
+
+	// A name the server has locked (Refuse): alice's right password is
+	// cached, and still costs a full verification, and fails.
+	for i := 0; i < 2; i++ {
+		u, err := s.Authenticate(context.Background(), server.LoginRequest{User: "alice", Password: "apw", Refuse: true})
+		if !errors.Is(err, server.ErrBadLogin) || u != nil {
+			t.Errorf("locked alice, right password: %v, %v; want ErrBadLogin", u, err)
+		}
+		if got := take(); len(got) != 1 || got[0] != hashOf("alice") {
+			t.Errorf("locked alice: verified %d hashes, want exactly one of hers", len(got))
 		}
 	}
 }

@@ -234,7 +234,10 @@ func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*ser
 	}
 	hash, useCache := users.dummy, false
 	if acct != nil {
-		hash, useCache = acct.hash, !acct.disabled
+		// A disabled account, or one the server will refuse anyway (a
+		// locked name), must take as long with its right password as
+		// with a wrong one: no cache.
+		hash, useCache = acct.hash, !acct.disabled && !req.Refuse
 	}
 	ok, err := s.hasher.verify(ctx, req.Remote, hash, req.Password, useCache)
 	if errors.Is(err, errBusy) {
@@ -243,7 +246,7 @@ func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*ser
 	if err != nil {
 		return nil, fmt.Errorf("auth: user %q: %w", req.User, err)
 	}
-	if acct == nil || !ok || acct.disabled {
+	if acct == nil || !ok || acct.disabled || req.Refuse {
 		return nil, server.ErrBadLogin
 	}
 	fsys, err := s.fs(acct.home)
