@@ -17,12 +17,13 @@ type Command struct {
 	Arg  string
 }
 
-// String returns the command as it goes on the wire, without CRLF.
+// String returns the command as it goes on the wire, without CRLF: a CR
+// in the argument as CR NUL (RFC 2640 3.1).
 func (c Command) String() string {
 	if c.Arg == "" {
 		return c.Verb
 	}
-	return c.Verb + " " + c.Arg
+	return c.Verb + " " + EncodePath(c.Arg)
 }
 
 // Errors returned by ParseCommand.
@@ -33,14 +34,19 @@ var (
 )
 
 // ParseCommand parses one command line. A trailing CRLF (or a bare LF, as
-// some clients send) is removed first; any other CR, LF or NUL is refused,
-// since it would let a file name smuggle a second command into a log line
-// or a reply. The verb is case-insensitive (RFC 959 5.3) and made upper case.
+// some clients send) is removed first. A CR that is part of a pathname
+// comes as CR NUL (RFC 2640 3.1) and is decoded to CR in the argument;
+// any other CR, LF or NUL is refused, since it would let a file name
+// smuggle a second command into a log line or a reply. The verb is
+// case-insensitive (RFC 959 5.3) and made upper case.
 func ParseCommand(line string) (Command, error) {
 	line = strings.TrimSuffix(line, "\n")
 	line = strings.TrimSuffix(line, "\r")
-	if strings.ContainsAny(line, "\r\n\x00") {
+	if strings.ContainsAny(strings.ReplaceAll(line, "\r\x00", ""), "\r\n\x00") {
 		return Command{}, ErrBadChars
+	}
+	if strings.Contains(line, "\r\x00") {
+		line = strings.ReplaceAll(line, "\r\x00", "\r")
 	}
 	// Some clients send leading spaces; none are part of a verb.
 	line = strings.TrimLeft(line, " ")
@@ -62,6 +68,13 @@ func ParseCommand(line string) (Command, error) {
 		}
 	}
 	return Command{Verb: strings.ToUpper(verb), Arg: arg}, nil
+}
+
+// EncodePath writes a pathname for the control connection: a CR in it
+// becomes CR NUL (RFC 2640 3.1), so that it cannot end the line. A
+// pathname never holds LF there (nothing could send one).
+func EncodePath(p string) string {
+	return strings.ReplaceAll(p, "\r", "\r\x00")
 }
 
 // ValidArg reports whether s can be sent as a command argument: no CR, LF

@@ -19,6 +19,12 @@ var commandTests = []struct {
 	{"RETR  leading space\r\n", Command{"RETR", " leading space"}, nil},
 	{"STOR trailing space \r\n", Command{"STOR", "trailing space "}, nil},
 	{"STOR a b  c\r\n", Command{"STOR", "a b  c"}, nil},
+	// RFC 2640 3.1: a CR in a pathname comes as CR NUL.
+	{"RETR cr\r\x00name\r\n", Command{"RETR", "cr\rname"}, nil},
+	{"CWD end\r\x00\r\n", Command{"CWD", "end\r"}, nil},
+	{"RETR bare\rcr\r\n", Command{}, ErrBadChars},
+	{"RETR nul\x00\r\n", Command{}, ErrBadChars},
+	{"NO\r\x00OP\r\n", Command{}, ErrBadVerb},
 	{"RETR \r\n", Command{"RETR", ""}, nil},
 	{"MLST \xe6\x97\xa5\xe6\x9c\xac.txt\r\n", Command{"MLST", "\xe6\x97\xa5\xe6\x9c\xac.txt"}, nil},
 	{"SITE CHMOD 644 x", Command{"SITE", "CHMOD 644 x"}, nil},

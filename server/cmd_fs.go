@@ -115,7 +115,18 @@ func quote(vpath string) string {
 }
 
 func (s *session) cmdPWD(ctx context.Context, _ string) (*ftp.Reply, error) {
-	return reply(ftp.CodePathCreated, quote(s.cwd)+" is the current directory."), nil
+	return s.replyPath(ftp.CodePathCreated, s.cwd, " is the current directory.")
+}
+
+// replyPath answers code with the quoted vpath followed by text. A CR in
+// the path goes out as CR NUL (RFC 2640 3.1), written as is: ftp.Format
+// would take the CR for a line end and drop it.
+func (s *session) replyPath(code int, vpath, text string) (*ftp.Reply, error) {
+	if !strings.Contains(vpath, "\r") {
+		return reply(code, quote(vpath)+text), nil
+	}
+	_ = s.writeRaw([]byte(strconv.Itoa(code) + " " + quote(ftp.EncodePath(vpath)) + text + "\r\n"))
+	return nil, nil
 }
 
 func (s *session) cmdCWD(ctx context.Context, arg string) (*ftp.Reply, error) {
@@ -153,7 +164,7 @@ func (s *session) cmdMKD(ctx context.Context, arg string) (*ftp.Reply, error) {
 		return nil, err
 	}
 	s.log.Info("mkdir", "path", vpath)
-	return reply(ftp.CodePathCreated, quote(vpath)+" created."), nil
+	return s.replyPath(ftp.CodePathCreated, vpath, " created.")
 }
 
 func (s *session) cmdRMD(ctx context.Context, arg string) (*ftp.Reply, error) {

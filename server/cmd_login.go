@@ -49,22 +49,24 @@ func (s *session) cmdPASS(ctx context.Context, arg string) (*ftp.Reply, error) {
 		s.reply(ftp.CodeServiceUnavailable, "Too many failed logins from your address, closing control connection.")
 		return nil, errQuit
 	}
-	// Every attempt costs one full verification, a locked name's too,
-	// so that the time of the reply tells nothing about the account.
+	// Every attempt costs one full verification, a locked name's too
+	// (Refuse keeps a cache of verified passwords out of the way), so
+	// that the time of the reply tells nothing about the account; the
+	// lock gets the reply of a wrong password, so it does not confirm
+	// that the name exists, nor that the password was right.
+	locked := s.srv.guard.userBanned(name)
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	u, err := s.srv.cfg.Auth.Authenticate(actx, LoginRequest{
-		User: name, Password: arg, Remote: ip, TLS: s.tlsControl,
+		User: name, Password: arg, Remote: ip, TLS: s.tlsControl, Refuse: locked,
 	})
 	cancel()
 	reason := "bad credentials"
 	switch {
+	case locked:
+		u, err, reason = nil, ErrBadLogin, "user locked"
 	case err != nil && !errors.Is(err, ErrBadLogin):
 		s.log.Error("authentication backend failed", "user", name, "err", err)
 		reason = "backend error"
-	case err == nil && u != nil && s.srv.guard.userBanned(name):
-		// Refused like a wrong password, so the lock does not confirm
-		// that the name exists, nor that the password was right.
-		u, reason = nil, "user locked"
 	}
 	if err != nil || u == nil {
 		return s.loginFailed(ctx, name, reason)

@@ -119,6 +119,12 @@ type LoginRequest struct {
 	Password string
 	Remote   netip.Addr
 	TLS      bool // the control connection is protected
+	// Refuse says the server will refuse this login whatever the
+	// credentials (the name is locked after failed logins from several
+	// addresses). The Authenticator still checks them at full cost,
+	// without any cache of verified credentials, so that the time of the
+	// reply tells nothing about the password, and must not succeed.
+	Refuse bool
 }
 
 // User is a logged-in account: its storage root and what it may do.

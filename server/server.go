@@ -76,6 +76,9 @@ type Server struct {
 	// hashKeepAlive, when not zero, replaces the interval of a long
 	// digest's keep-alive lines (tests).
 	hashKeepAlive time.Duration
+	// shutdownRounds counts Shutdown's rounds over the sessions, so a
+	// test can wait for some to pass instead of sleeping.
+	shutdownRounds atomic.Int64
 }
 
 // New validates cfg, fills in defaults and returns a Server ready to Serve.
@@ -297,6 +300,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			sess.closeIfIdle()
 		}
 		s.mu.Unlock()
+		s.shutdownRounds.Add(1)
 		select {
 		case <-done:
 			s.cancel()

@@ -88,9 +88,82 @@ func TestCheckHashRejects(t *testing.T) {
 	}
 }
 
+// The caps, exactly: a hash at a cap is accepted, one step beyond is
+// refused, so that no users file can make one login cost more than
+// 256 MiB and ten passes, or bcrypt's cost 14.
+func TestCostCaps(t *testing.T) {
+	const salt, key = "c2FsdHNhbHRzYWx0c2FsdA", "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+	argon := func(m, tt, p int) string {
+		return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", m, tt, p, salt, key)
+	}
+	bc := func(cost int) string { return fmt.Sprintf("$2b$%02d$%s", cost, strings.Repeat("a", 53)) }
+	for _, c := range []struct {
+		hash string
+		ok   bool
+	}{
+		{argon(256*1024, 10, 16), true},
+		{argon(256*1024+1, 1, 1), false},
+		{argon(1024*1024, 1, 1), false},
+		{argon(65536, 11, 1), false},
+		{argon(65536, 1, 17), false},
+		{bc(14), true},
+		{bc(15), false},
+		{bc(31), false},
+	} {
+		if err := CheckHash(c.hash); (err == nil) != c.ok {
+			t.Errorf("CheckHash(%s) = %v, want ok %v", c.hash, err, c.ok)
+		}
+	}
+	// Verify refuses them too, whoever calls it, without hashing.
+	hs := NewHasher(1)
+	hs.compute = func(string, string) (bool, error) { t.Error("an over-cap hash was computed"); return false, nil }
+	for _, h := range []string{argon(512*1024, 1, 1), bc(15)} {
+		if _, err := hs.Verify(t.Context(), h, "x"); err == nil {
+			t.Errorf("Verify(%s) accepted the hash", h)
+		}
+	}
+}
+
+// A users file asking for more than the caps is refused at load and at
+// reload, with the file and the line of the offending password; a
+// reload keeps the users in force.
+func TestUsersFileOverCap(t *testing.T) {
+	over := "$argon2id$v=19$m=1048576,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+	body := userEntry(t, "alice", "apw", "") + // lines 1-4 and a blank
+		"\n[[user]]\nname = \"mallory\"\nhome = \"m\"\npassword = \"" + over + "\"\n" // password on line 10
+	dir := t.TempDir()
+	path := filepath.Join(dir, "users.toml")
+	must(t, os.WriteFile(path, []byte(body), 0o600))
+	want := path + ":10:1: user[1]: "
+	_, err := New(Options{UsersFile: path, Params: cheap, Open: func(string) (storage.FS, error) { return fakeFS{}, nil }})
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "m=1048576 out of") {
+		t.Fatalf("New over the cap: %v; want an error starting %q", err, want)
+	}
+
+	s, path := newStore(t, userEntry(t, "alice", "apw", ""), nil)
+	must(t, os.WriteFile(path, []byte(body), 0o600))
+	err = s.Reload()
+	if want := path + ":10:1: user[1]: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Reload over the cap: %v; want an error starting %q", err, want)
+	}
+	if _, err := login(s, "alice", "apw"); err != nil {
+		t.Errorf("after the refused reload: %v", err)
+	}
+	// bcrypt's cost, with the key indented: the column is the key's.
+	must(t, os.WriteFile(path, []byte("[[user]]\nname = \"b\"\nhome = \"b\"\n  password = \"$2b$15$"+strings.Repeat("a", 53)+"\"\n"), 0o600))
+	if err, want := s.Reload(), path+":4:3: user[0]: "; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "cost 15 above the cap of 14") {
+		t.Errorf("Reload of bcrypt cost 15: %v; want an error starting %q", err, want)
+	}
+	// Other problems are placed at the user's header.
+	must(t, os.WriteFile(path, []byte("# users\n\n[[user]]\nname = \"b\"\npassword = \"$2b$10$"+strings.Repeat("a", 53)+"\"\n"), 0o600))
+	if err, want := s.Reload(), path+":3:3: user[0]: "; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "home is required") {
+		t.Errorf("Reload without home: %v; want an error starting %q", err, want)
+	}
+}
+
 func TestVerifyHonoursContext(t *testing.T) {
 	hs := NewHasher(1)
-	hs.sem <- struct{}{} // every slot taken
+	holdSlots(t, hs, 1) // every slot taken
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	h, err := HashWith("x", cheap)
@@ -401,7 +474,7 @@ func TestVerifiedCache(t *testing.T) {
 	if ok, err := hs.Verify(t.Context(), h, "right"); !ok || err != nil {
 		t.Fatalf("first verification: %v %v", ok, err)
 	}
-	hs.sem <- struct{}{} // every slot taken from now on
+	holdSlots(t, hs, 1) // every slot taken from now on
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if ok, err := hs.Verify(ctx, h, "right"); !ok || err != nil {

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/ferry-ftp/ferry/server"
 )
@@ -121,6 +122,9 @@ func findAccount(accts []Account, name string) int {
 	return -1
 }
 
+// errPasswordHash marks an account's error as its password hash's.
+var errPasswordHash = errors.New("password")
+
 // readUsers parses and checks the users file; any problem in any
 // account fails the whole file, so that a reload is all or nothing.
 func readUsers(path string) ([]Account, error) {
@@ -145,16 +149,83 @@ func readUsers(path string) ([]Account, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	seen := make(map[string]bool, len(doc.Users))
+	var lines []userLines // parsed only when there is an error to place
+	where := func(i int, key string) string {
+		if lines == nil {
+			lines = findUserLines(data)
+		}
+		if i < len(lines) {
+			pos, ok := lines[i].keys[key]
+			if !ok {
+				pos = lines[i].header
+			}
+			return fmt.Sprintf("%s:%d:%d: user[%d]", path, pos.Line, pos.Column, i)
+		}
+		return fmt.Sprintf("%s: user[%d]", path, i)
+	}
 	for i, a := range doc.Users {
 		if err := checkAccount(a); err != nil {
-			return nil, fmt.Errorf("%s: user[%d]: %w", path, i, err)
+			key := ""
+			if errors.Is(err, errPasswordHash) {
+				key = "password"
+			}
+			return nil, fmt.Errorf("%s: %w", where(i, key), err)
 		}
 		if seen[a.Name] {
-			return nil, fmt.Errorf("%s: user[%d]: name %q appears twice", path, i, a.Name)
+			return nil, fmt.Errorf("%s: name %q appears twice", where(i, "name"), a.Name)
 		}
 		seen[a.Name] = true
 	}
 	return doc.Users, nil
+}
+
+// userLines is where one [[user]] table is in the file: its header and
+// its keys.
+type userLines struct {
+	header unstable.Position
+	keys   map[string]unstable.Position
+}
+
+// findUserLines returns the positions of the [[user]] tables of data, a
+// document that decoded, in order. Users written in another form (an
+// inline array) have none, and their errors name only the index.
+func findUserLines(data []byte) []userLines {
+	var (
+		p    unstable.Parser
+		out  []userLines
+		in   bool
+		keys []string
+	)
+	p.Reset(data)
+	for p.NextExpression() {
+		e := p.Expression()
+		keys = keys[:0]
+		var first *unstable.Node
+		for it := e.Key(); it.Next(); {
+			if first == nil {
+				first = it.Node()
+			}
+			keys = append(keys, string(it.Node().Data))
+		}
+		if first == nil {
+			continue
+		}
+		pos := p.Shape(first.Raw).Start
+		switch e.Kind {
+		case unstable.ArrayTable:
+			in = len(keys) == 1 && keys[0] == "user"
+			if in {
+				out = append(out, userLines{header: pos, keys: map[string]unstable.Position{}})
+			}
+		case unstable.Table:
+			in = false
+		case unstable.KeyValue:
+			if in {
+				out[len(out)-1].keys[strings.Join(keys, ".")] = pos
+			}
+		}
+	}
+	return out
 }
 
 func checkAccount(a Account) error {
@@ -162,7 +233,7 @@ func checkAccount(a Account) error {
 		return err
 	}
 	if err := CheckHash(a.Password); err != nil {
-		return fmt.Errorf("user %q: password: %w", a.Name, err)
+		return fmt.Errorf("user %q: %w: %w", a.Name, errPasswordHash, err)
 	}
 	if a.Home == "" {
 		return fmt.Errorf("user %q: home is required", a.Name)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -42,12 +43,19 @@ const (
 	argonKeyLen  = 32
 )
 
-// Limits on the parameters of a stored argon2id hash: a hand-edited
-// users file must not be able to make one login take a gigabyte.
+// Caps on the cost a stored hash may ask for, checked when a users file
+// is loaded or reloaded (a file asking more is refused, with its line),
+// so that a hand-edited or hostile users file cannot make one login cost
+// gigabytes or many seconds. Measured on a shared two-core virtual
+// machine: the default 64 MiB, t=1 takes 0.13 s; the argon2id cap
+// (256 MiB, t=10) 1.5 s; bcrypt cost 14 0.9 s (cost 12 0.23 s). The
+// memory of the argon2id computations running at once is at most the
+// Hasher's slots times maxArgonMemory.
 const (
-	maxArgonMemory  = 1024 * 1024 // KiB: 1 GiB
-	maxArgonTime    = 16
-	maxArgonThreads = 64
+	maxArgonMemory  = 256 * 1024 // KiB: 256 MiB
+	maxArgonTime    = 10
+	maxArgonThreads = 16
+	maxBcryptCost   = 14
 )
 
 // maxPassword bounds the password a client may have hashed; the
@@ -77,6 +85,50 @@ func HashWith(password string, p Params) (string, error) {
 
 var b64 = base64.RawStdEncoding
 
+// dummyHash returns a hash that no password matches, at the cost of
+// the hash like (a PHC argon2id or a bcrypt string, as CheckHash
+// accepts): verifying a password against it costs what verifying one
+// against like does. Its salt and key are random, not computed, so
+// making one costs nothing.
+func dummyHash(like string) (string, error) {
+	if isBcrypt(like) {
+		cost, err := bcrypt.Cost([]byte(like))
+		if err != nil {
+			return "", err
+		}
+		salt, key := make([]byte, 16), make([]byte, 23) // bcrypt's sizes
+		_, _ = rand.Read(salt)
+		_, _ = rand.Read(key)
+		return fmt.Sprintf("%s%02d$%s%s", like[:4], cost, bcryptB64.EncodeToString(salt), bcryptB64.EncodeToString(key)), nil
+	}
+	p, err := parseArgon2id(like)
+	if err != nil {
+		return "", err
+	}
+	salt, key := make([]byte, len(p.salt)), make([]byte, len(p.key))
+	_, _ = rand.Read(salt)
+	_, _ = rand.Read(key)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// bcryptB64 is bcrypt's base64, without padding.
+var bcryptB64 = base64.NewEncoding("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").WithPadding(base64.NoPadding)
+
+// costOf names the cost of a hash CheckHash accepts: hashes with the
+// same name take the same work to verify.
+func costOf(hash string) string {
+	if isBcrypt(hash) {
+		cost, _ := bcrypt.Cost([]byte(hash))
+		return fmt.Sprintf("bcrypt %d", cost)
+	}
+	p, err := parseArgon2id(hash)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("argon2id m=%d t=%d p=%d len=%d", p.memory, p.time, p.threads, p.keyLen)
+}
+
 // CheckHash reports whether hash is in a format Verify understands,
 // with parameters in bounds.
 func CheckHash(hash string) error {
@@ -85,8 +137,14 @@ func CheckHash(hash string) error {
 		_, err := parseArgon2id(hash)
 		return err
 	case isBcrypt(hash):
-		_, err := bcrypt.Cost([]byte(hash))
-		return err
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
+			return err
+		}
+		if cost > maxBcryptCost {
+			return fmt.Errorf("bcrypt: cost %d above the cap of %d", cost, maxBcryptCost)
+		}
+		return nil
 	}
 	return errUnknownHash
 }
@@ -154,11 +212,19 @@ func parseArgon2id(hash string) (*argonParams, error) {
 }
 
 // Hasher verifies passwords with at most a fixed number of hash
-// computations at once. Waiting for a turn honours ctx, so a client
-// that hangs up stops costing anything.
+// computations at once, and so bounds what a login flood can claim: the
+// memory of the argon2id computations in progress is at most the slots
+// times the largest memory cost in use (maxArgonMemory at worst). A
+// request that finds every slot taken waits in its client address's
+// queue, the addresses taking turns (see slots), and the wait honours
+// ctx, so a client that hangs up stops costing anything. A password
+// found in the verified-credentials cache does not wait at all.
 type Hasher struct {
-	sem   chan struct{}
+	slots *slots
 	cache *verifiedCache
+	// compute runs one full-cost verification: verifyHash, or a test's
+	// counter around it.
+	compute func(hash, password string) (bool, error)
 }
 
 // NewHasher returns a Hasher running at most n verifications at once.
@@ -166,35 +232,53 @@ func NewHasher(n int) *Hasher {
 	if n < 1 {
 		n = 1
 	}
-	return &Hasher{sem: make(chan struct{}, n), cache: newVerifiedCache()}
+	return &Hasher{slots: newSlots(n), cache: newVerifiedCache(), compute: verifyHash}
 }
 
 // Verify reports whether password matches hash. A hash in no supported
-// format is an error; a mismatch is (false, nil).
+// format, or beyond the cost caps, is an error; a mismatch is (false, nil).
+// It is VerifyFrom with no client address.
 func (h *Hasher) Verify(ctx context.Context, hash, password string) (bool, error) {
+	return h.VerifyFrom(ctx, netip.Addr{}, hash, password)
+}
+
+// VerifyFrom is Verify for a request from the client address from,
+// which waits for a slot in from's queue. When too many requests wait,
+// for from or in all, it fails at once with an error.
+func (h *Hasher) VerifyFrom(ctx context.Context, from netip.Addr, hash, password string) (bool, error) {
+	return h.verify(ctx, from, hash, password, true)
+}
+
+// verify is VerifyFrom; with useCache false it neither consults nor
+// fills the verified-credentials cache, and so always costs one full
+// verification.
+func (h *Hasher) verify(ctx context.Context, from netip.Addr, hash, password string, useCache bool) (bool, error) {
 	// An over-long password is still hashed (truncated), so that the
 	// time taken tells nothing, and then refused.
 	tooLong := len(password) > maxPassword
 	if tooLong {
 		password = password[:maxPassword]
 	}
-	if !tooLong && h.cache.hit(hash, password) {
+	if err := CheckHash(hash); err != nil { // the format and the cost caps
+		return false, err
+	}
+	useCache = useCache && !tooLong
+	if useCache && h.cache.hit(hash, password) {
 		return true, nil
 	}
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false, context.Cause(ctx)
+	if err := h.slots.acquire(ctx, queueKey(from)); err != nil {
+		return false, err
 	}
-	defer func() { <-h.sem }()
-	ok, err := verify(hash, password)
-	if ok && !tooLong && err == nil {
+	defer h.slots.release()
+	ok, err := h.compute(hash, password)
+	if ok && useCache && err == nil {
 		h.cache.add(hash, password)
 	}
 	return ok && !tooLong, err
 }
 
-func verify(hash, password string) (bool, error) {
+// verifyHash runs one full-cost verification of password against hash.
+func verifyHash(hash, password string) (bool, error) {
 	switch {
 	case strings.HasPrefix(hash, "$argon2id$"):
 		p, err := parseArgon2id(hash)

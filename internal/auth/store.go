@@ -4,12 +4,12 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -34,8 +34,9 @@ type Options struct {
 	Open func(root string) (storage.FS, error)
 	// Concurrency bounds simultaneous hash computations; 0: the number of CPUs.
 	Concurrency int
-	// Params is the cost of the quick users' hashes and of the dummy
-	// hash verified for unknown names; zero: DefaultParams.
+	// Params is the cost of the quick users' hashes, and of the dummy
+	// hash verified for unknown names when there are no users (else the
+	// dummy has the cost most users' hashes have); zero: DefaultParams.
 	Params Params
 }
 
@@ -61,17 +62,26 @@ type Store struct {
 	anon   *Anonymous
 	open   func(string) (storage.FS, error)
 	hasher *Hasher
-	// dummy is verified for unknown names, so that the time a failed
-	// login takes does not tell whether the name exists.
-	dummy string
+	// quickHashes are the quick users' hashes in the order given, and
+	// params the cost of a dummy when there are no users: for dummyFor.
+	quickHashes []string
+	params      Params
 
-	users atomic.Pointer[map[string]*account] // from the file; swapped by Reload
+	users atomic.Pointer[userSet] // from the file; swapped by Reload
 
 	mu  sync.Mutex
 	fss map[string]storage.FS // by home directory, opened once
 }
 
 var _ server.Authenticator = (*Store)(nil)
+
+// userSet is the users of one load of the file.
+type userSet struct {
+	accounts map[string]*account
+	// dummy is verified for names that have no account, so that the
+	// time a failed login takes does not tell whether the name exists.
+	dummy string
+}
 
 // account is a user ready for login checks.
 type account struct {
@@ -97,11 +107,8 @@ func New(opts Options) (*Store, error) {
 		anon:   opts.Anonymous,
 		open:   opts.Open,
 		hasher: NewHasher(n),
+		params: opts.Params,
 		fss:    map[string]storage.FS{},
-	}
-	var err error
-	if s.dummy, err = HashWith(rand.Text(), opts.Params); err != nil {
-		return nil, err
 	}
 	for _, q := range opts.Quick {
 		if err := checkName(q.Name); err != nil {
@@ -115,15 +122,48 @@ func New(opts Options) (*Store, error) {
 			return nil, err
 		}
 		s.quick[q.Name] = &account{name: q.Name, hash: h, home: q.Home, perms: server.PermAll}
+		s.quickHashes = append(s.quickHashes, h)
 	}
-	empty := map[string]*account{}
-	s.users.Store(&empty)
 	if s.file != "" {
 		if err := s.Reload(); err != nil {
 			return nil, err
 		}
+		return s, nil
 	}
+	dummy, err := s.dummyFor(nil)
+	if err != nil {
+		return nil, err
+	}
+	s.users.Store(&userSet{accounts: map[string]*account{}, dummy: dummy})
 	return s, nil
+}
+
+// dummyFor returns a dummy hash at the cost most of the quick users'
+// and accts' hashes share (the first such cost in order on a tie), so
+// that an unknown name costs what most known ones do; with no users, at
+// the cost s.params. An account whose cost differs from most still
+// stands out by its timing: give all hashes one cost (`ferry user
+// passwd` rewrites them at the current one).
+func (s *Store) dummyFor(accts []Account) (string, error) {
+	hashes := slices.Clone(s.quickHashes)
+	for _, a := range accts {
+		hashes = append(hashes, a.Password)
+	}
+	if len(hashes) == 0 { // a template at s.params: dummyHash keeps only its cost
+		p := s.params.orDefault()
+		hashes = append(hashes, fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", p.Memory, p.Time, p.Threads,
+			b64.EncodeToString(make([]byte, argonSaltLen)), b64.EncodeToString(make([]byte, argonKeyLen))))
+	}
+	count := map[string]int{}
+	best := hashes[0]
+	for _, h := range hashes {
+		c := costOf(h)
+		count[c]++
+		if count[c] > count[costOf(best)] {
+			best = h
+		}
+	}
+	return dummyHash(best)
 }
 
 // Reload re-reads the users file. On any error the users in force stay
@@ -151,12 +191,16 @@ func (s *Store) Reload() error {
 			downRate: a.DownloadRate, upRate: a.UploadRate,
 			quota: server.Quota{Bytes: a.QuotaBytes, Files: a.QuotaFiles}}
 	}
-	s.users.Store(&m)
+	dummy, err := s.dummyFor(accts)
+	if err != nil {
+		return err
+	}
+	s.users.Store(&userSet{accounts: m, dummy: dummy})
 	return nil
 }
 
 // Len returns how many accounts the users file gave, for logs.
-func (s *Store) Len() int { return len(*s.users.Load()) }
+func (s *Store) Len() int { return len(s.users.Load().accounts) }
 
 // IsAnonymous reports whether name is the anonymous account's (RFC 1635:
 // "anonymous", or "ftp" by tradition), in any case.
@@ -165,8 +209,15 @@ func IsAnonymous(name string) bool {
 }
 
 // Authenticate implements server.Authenticator. Wrong password, unknown
-// name and disabled account all return server.ErrBadLogin after the
-// same amount of hashing.
+// name (the anonymous name too when anonymous logins are off) and
+// disabled account all return server.ErrBadLogin after exactly one
+// full-cost verification: of the account's hash, or of a dummy at the
+// cost most accounts have. A disabled account's hash is verified with
+// the verified-credentials cache out of the way, so that its right
+// password takes as long as a wrong one, and is then refused whatever
+// the result. Only two failures verify nothing, and neither depends on
+// the account: a full queue of logins waiting to hash (errBusy, as
+// ErrBadLogin) and a ctx that ends while waiting.
 func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*server.User, error) {
 	if s.anon != nil && IsAnonymous(req.User) {
 		fsys, err := s.fs(s.anon.Root)
@@ -176,19 +227,26 @@ func (s *Store) Authenticate(ctx context.Context, req server.LoginRequest) (*ser
 		return &server.User{Name: "anonymous", FS: fsys, Perms: s.anon.Perms, Anonymous: true,
 			DownloadRate: s.anon.DownloadRate, UploadRate: s.anon.UploadRate}, nil
 	}
+	users := s.users.Load()
 	acct := s.quick[req.User]
 	if acct == nil {
-		acct = (*s.users.Load())[req.User]
+		acct = users.accounts[req.User]
 	}
-	hash := s.dummy
+	hash, useCache := users.dummy, false
 	if acct != nil {
-		hash = acct.hash
+		// A disabled account, or one the server will refuse anyway (a
+		// locked name), must take as long with its right password as
+		// with a wrong one: no cache.
+		hash, useCache = acct.hash, !acct.disabled && !req.Refuse
 	}
-	ok, err := s.hasher.Verify(ctx, hash, req.Password)
+	ok, err := s.hasher.verify(ctx, req.Remote, hash, req.Password, useCache)
+	if errors.Is(err, errBusy) {
+		return nil, fmt.Errorf("%w: %w", server.ErrBadLogin, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: user %q: %w", req.User, err)
 	}
-	if acct == nil || !ok || acct.disabled {
+	if acct == nil || !ok || acct.disabled || req.Refuse {
 		return nil, server.ErrBadLogin
 	}
 	fsys, err := s.fs(acct.home)
@@ -225,7 +283,7 @@ func (s *Store) Roots() []string {
 	for _, a := range s.quick {
 		set[a.home] = true
 	}
-	for _, a := range *s.users.Load() {
+	for _, a := range s.users.Load().accounts {
 		set[a.home] = true
 	}
 	roots := make([]string, 0, len(set))

@@ -91,6 +91,9 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		return nil, fmt.Errorf("users.file: %w", err)
 	}
 	sc.Auth = store
+	if floor := time.Duration(c.Users.FailureFloor); floor > 0 {
+		sc.Auth = &auth.FailureFloor{Auth: store, Min: floor}
+	}
 
 	b := &Built{Server: sc, Store: store, ShutdownGrace: time.Duration(c.Timeouts.ShutdownGrace)}
 	for _, l := range c.Listen {

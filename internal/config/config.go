@@ -159,6 +159,11 @@ type Process struct {
 type Users struct {
 	// File is the users file managed by `ferry user`.
 	File string `toml:"file"`
+	// FailureFloor is the least time a failed login takes, waited out
+	// after the check (auth.FailureFloor); 0, the default: no floor.
+	// The users file needs none, every failure costing one full
+	// verification; it is for backends whose failures cost less.
+	FailureFloor Duration `toml:"failure_floor"`
 	// Quick are the --user NAME:PASSWORD accounts of the command line;
 	// never in a file, so that no plain password is ever stored.
 	Quick []QuickUser `toml:"-"`

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/auth"
 	"github.com/ferry-ftp/ferry/internal/testenv"
 	"github.com/ferry-ftp/ferry/server"
 )
@@ -269,6 +270,8 @@ func TestErrors(t *testing.T) {
 		{"anonymous rate", base + "[anonymous]\nupload_rate = -1\n", "anonymous.upload_rate: negative"},
 		{"max sessions", base + "[limits]\nmax_sessions = -2\n", "limits.max_sessions: -2"},
 		{"users file missing", "[users]\nfile = \"nope.toml\"\n", "users.file: stat"},
+		{"failure floor negative", base + "failure_floor = \"-1s\"\n", "users.failure_floor: negative"},
+		{"failure floor too long", base + "failure_floor = \"11s\"\n", "users.failure_floor: 11s above 10s"},
 		{"anonymous without root", "[anonymous]\nenabled = true\n", "anonymous.root: required"},
 		{"anonymous root missing", "[anonymous]\nenabled = true\nroot = \"nope\"\n", "anonymous.root: stat"},
 		{"anonymous root a file", "[anonymous]\nenabled = true\nroot = \"plain\"\n", "anonymous.root:"},
@@ -351,5 +354,50 @@ func TestBanAfterZeroIsOff(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("ban_after %d: %+v, want %+v", tc.after, got, tc.want)
 		}
+	}
+}
+
+// users.failure_floor wraps the Store in an auth.FailureFloor; the
+// default 0 leaves the Store as the server's Authenticator.
+func TestFailureFloorKey(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want time.Duration
+	}{
+		{base, 0},
+		{base + "failure_floor = \"0s\"\n", 0},
+		{base + "failure_floor = \"250ms\"\n", 250 * time.Millisecond},
+	} {
+		c, err := load(t, fixture(t), tc.body)
+		must(t, err)
+		b, err := c.Build(t.Context(), nil)
+		must(t, err)
+		defer b.Store.Close()
+		switch a := b.Server.Auth.(type) {
+		case *auth.Store:
+			if tc.want != 0 || a != b.Store {
+				t.Errorf("%q: Auth is the Store, want a floor of %v", tc.body, tc.want)
+			}
+		case *auth.FailureFloor:
+			if a.Min != tc.want || a.Auth != b.Store {
+				t.Errorf("%q: floor %v around %T, want %v around the Store", tc.body, a.Min, a.Auth, tc.want)
+			}
+		default:
+			t.Errorf("%q: Auth is a %T", tc.body, a)
+		}
+	}
+}
+
+// A users file whose hashes ask for more than the cost caps is refused
+// at Build, with the file and the line of the password.
+func TestUsersFileOverCostCap(t *testing.T) {
+	dir := fixture(t)
+	users := filepath.Join(dir, "users.toml")
+	must(t, os.WriteFile(users, []byte("[[user]]\nname = \"m\"\nhome = \"pub\"\npassword = \"$argon2id$v=19$m=2097152,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g\"\n"), 0o600))
+	c, err := load(t, dir, base)
+	must(t, err)
+	_, err = c.Build(t.Context(), nil)
+	if want := "users.file: " + users + ":4:1: user[0]: "; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "m=2097152 out of") {
+		t.Errorf("Build: %v; want an error starting %q", err, want)
 	}
 }

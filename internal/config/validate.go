@@ -191,10 +191,19 @@ func (p *problems) rates(section string, download, upload int64) {
 	}
 }
 
+// maxFailureFloor bounds users.failure_floor: the server gives one
+// authentication 30 s, and a floor near that would turn each failed
+// login into a timeout.
+const maxFailureFloor = 10 * time.Second
+
 // validateUsers also checks that someone can log in: through
 // users.file, --user or [anonymous].
 func (c *Config) validateUsers() []error {
 	var p problems
+	p.duration("users.failure_floor", c.Users.FailureFloor)
+	if f := c.Users.FailureFloor; f > Duration(maxFailureFloor) {
+		p.add("users.failure_floor", "%s above %s: a floor covers a backend's variance, not the login delay (limits.failed_login_delay)", f, maxFailureFloor)
+	}
 	if f := c.Users.File; f != "" {
 		if _, err := os.Stat(c.Path(f)); err != nil {
 			p.add("users.file", "%v", err)
