@@ -27,6 +27,10 @@ func PassiveExpired(s *Server) int64 { return s.passiveExpired.Load() }
 // FastDone returns how many downloads finished in the session goroutine.
 func FastDone(s *Server) int64 { return s.fastDone.Load() }
 
+// ShutdownRounds returns how many rounds over the sessions Shutdown has
+// made, each closing those waiting for a command.
+func ShutdownRounds(s *Server) int64 { return s.shutdownRounds.Load() }
+
 // Sessions returns how many sessions s holds.
 func Sessions(s *Server) int {
 	s.mu.Lock()

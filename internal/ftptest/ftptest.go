@@ -264,7 +264,9 @@ func (a withQuota) Authenticate(ctx context.Context, req server.LoginRequest) (*
 	return u, err
 }
 
-// accounts is the authenticator NewServer installs.
+// accounts is the authenticator NewServer installs. It goes by the
+// credentials alone and ignores LoginRequest.Refuse, so that a test
+// sees the server refuse a locked name on its own.
 type accounts struct{ fsys *local.FS }
 
 func (a accounts) Authenticate(_ context.Context, req server.LoginRequest) (*server.User, error) {
