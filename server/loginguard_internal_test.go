@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -19,7 +20,7 @@ func TestLoginGuardDelaysAndBans(t *testing.T) {
 			t.Fatalf("failure %d: banned=%v", i+1, out.ipBanned)
 		}
 	}
-	if want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}; !equalDurations(delays, want) {
+	if want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}; !slices.Equal(delays, want) {
 		t.Fatalf("delays %v, want %v", delays, want)
 	}
 	if b, _ := g.ipBanned(ip); !b {
@@ -129,16 +130,4 @@ func TestLoginGuardMemoryBounded(t *testing.T) {
 	if n := len(g.ips); n > maxGuardEntries {
 		t.Fatalf("%d IP entries kept", n)
 	}
-}
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
