@@ -257,3 +257,47 @@ func TestListDoubleDash(t *testing.T) {
 		t.Errorf("LIST -- -la: %q", out)
 	}
 }
+
+// A CR in a pathname travels as CR NUL both ways (RFC 2640 3.1): a
+// directory named with a CR can be made, entered and reported, and a
+// file in it stored and read; listings show the CR as '?', since such a
+// name cannot be sent over a data connection as it is (RFC 3659 2.2).
+func TestCRInPathnames(t *testing.T) {
+	ts := ftptest.NewServer(t)
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	raw := func(line string) (int, string) {
+		t.Helper()
+		if _, err := c.NetConn().Write([]byte(line + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		return c.Next()
+	}
+	if code, _ := raw("MKD cr\r\x00dir"); code != ftp.CodePathCreated {
+		t.Fatalf("MKD with CR NUL: %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(ts.Root, "cr\rdir")); err != nil {
+		t.Fatalf("the directory on disk: %v", err)
+	}
+	if code, _ := raw("CWD cr\r\x00dir"); code != ftp.CodeFileActionOK {
+		t.Fatalf("CWD with CR NUL: %d", code)
+	}
+	// The reply carries the CR as CR NUL: read the raw line.
+	if _, err := c.NetConn().Write([]byte("PWD\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := c.Reader().R.ReadString('\n')
+	if err != nil || line != "257 \"/cr\r\x00dir\" is the current directory.\r\n" {
+		t.Fatalf("PWD reply %q, %v", line, err)
+	}
+	// A bare CR is still refused: it would end the line.
+	if code, _ := raw("CWD cr\rdir"); code != ftp.CodeSyntaxError {
+		t.Fatalf("CWD with a bare CR: %d, want 500", code)
+	}
+	c.Want(ftp.CodeFileActionOK, "CWD /")
+	out := string(ftptest.ReadAll(t, c.Open("EPSV", "NLST")))
+	c.Expect(ftp.CodeTransferComplete)
+	if !strings.Contains(out, "cr?dir\r\n") {
+		t.Errorf("NLST shows %q, want cr?dir", out)
+	}
+}
