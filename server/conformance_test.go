@@ -301,3 +301,30 @@ func TestCRInPathnames(t *testing.T) {
 		t.Errorf("NLST shows %q, want cr?dir", out)
 	}
 }
+
+// Names are bytes: one that is not UTF-8 on disk round-trips, and names
+// that differ only by Unicode normalisation (NFD "e" + U+0301, as macOS
+// clients send, against NFC U+00E9) are different names, as on the disk.
+func TestNamesAreBytes(t *testing.T) {
+	ts := ftptest.NewServer(t)
+	nfd, nfc, latin1 := "cafe\u0301", "caf\u00e9", "caf\xe9"
+	ts.WriteFile(t, nfd, []byte("nfd"))
+	ts.WriteFile(t, latin1, []byte("latin1"))
+	c := ts.Dial(t)
+	c.Login(ftptest.User, ftptest.Password)
+	if got := string(ftptest.ReadAll(t, c.Open("EPSV", "RETR "+nfd))); got != "nfd" {
+		t.Errorf("RETR of the NFD name: %q", got)
+	}
+	c.Expect(ftp.CodeTransferComplete)
+	c.Want(ftp.CodeExtendedPassive, "EPSV")
+	c.Want(ftp.CodeFileActionDenied, "RETR "+nfc)
+	if got := string(ftptest.ReadAll(t, c.Open("EPSV", "RETR "+latin1))); got != "latin1" {
+		t.Errorf("RETR of a name that is not UTF-8: %q", got)
+	}
+	c.Expect(ftp.CodeTransferComplete)
+	out := string(ftptest.ReadAll(t, c.Open("EPSV", "NLST")))
+	c.Expect(ftp.CodeTransferComplete)
+	if !strings.Contains(out, nfd+"\r\n") || !strings.Contains(out, latin1+"\r\n") {
+		t.Errorf("NLST %q lacks the names as bytes", out)
+	}
+}
