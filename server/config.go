@@ -82,6 +82,12 @@ type Config struct {
 	Ban                      BanPolicy     // temporary bans after repeated failures (DefaultBanPolicy; After < 0: off)
 	AtomicUploads            bool          // upload to a hidden temporary, rename on success
 	ListHidden               bool          // LIST shows dot files without -a (most clients expect it)
+	// MinRate, when positive, cuts a transfer that moves fewer than
+	// MinRate bytes per second over MinRateWindow (30s): a client that
+	// trickles just enough to escape the stall rule cannot hold a slot
+	// and a passive port for ever. Off by default.
+	MinRate       int64
+	MinRateWindow time.Duration
 	// MaxDepth bounds how deep MKD (and RNTO of a directory) may nest
 	// directories below a user's root (64), so that the start-up sweep
 	// of upload temporaries and every other walker covers the whole tree.

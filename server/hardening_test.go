@@ -237,3 +237,43 @@ func TestAppendCutByClientKeepsBytes(t *testing.T) {
 		t.Fatalf("f has %d bytes after a cut APPE, want the old %d and the %d that arrived", len(got), len(old), len(part))
 	}
 }
+
+// limits.min_rate cuts a transfer slower than it over its window, even
+// one that keeps moving (which the stall rule never cuts); off, the same
+// client completes.
+func TestMinRateCutsTrickle(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		ts := ftptest.NewServer(t, func(c *server.Config) {
+			if on {
+				c.MinRate = 16 << 20 // far above what the client below reads
+				c.MinRateWindow = 300 * time.Millisecond
+			}
+		})
+		// More than the socket buffers take, so that the client's pace
+		// is what the server sees after the first window.
+		data := testenv.RandomBytes(8 << 20)
+		ts.WriteFile(t, "f", data)
+		c := ts.Dial(t)
+		c.Login(ftptest.User, ftptest.Password)
+		dc := c.Open("EPSV", "RETR f")
+		_ = dc.(*net.TCPConn).SetReadBuffer(64 << 10)
+		var got []byte
+		buf := make([]byte, 64<<10)
+		for {
+			_ = dc.SetReadDeadline(time.Now().Add(20 * time.Second))
+			n, err := dc.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // about 3 MiB/s at most
+		}
+		code, msg := c.Next()
+		switch {
+		case on && (code != ftp.CodeTransferAborted || !strings.Contains(msg, "minimum rate")):
+			t.Fatalf("min_rate on: %d %q after %d bytes, want 426 for the rate", code, msg, len(got))
+		case !on && (code != ftp.CodeTransferComplete || len(got) != len(data)):
+			t.Fatalf("min_rate off: %d %q after %d of %d bytes", code, msg, len(got), len(data))
+		}
+	}
+}

@@ -30,6 +30,7 @@ const (
 	defaultMaxSessions        = 500
 	defaultMaxSessionsPerIP   = 20
 	defaultMaxLineLength      = 4096
+	defaultMinRateWindow      = 30 * time.Second
 	// DefaultMaxDepth is Config.MaxDepth's default, and MaxMaxDepth its
 	// largest value: below the 256 levels the start-up sweep of upload
 	// temporaries walks (storage/local), with room to spare.
@@ -97,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxSessionsPerIP, defaultMaxSessionsPerIP)
 	setDefault(&cfg.MaxLineLength, defaultMaxLineLength)
 	setDefault(&cfg.MaxDepth, DefaultMaxDepth)
+	setDefault(&cfg.MinRateWindow, defaultMinRateWindow)
 	if cfg.MaxDepth < 1 || cfg.MaxDepth > MaxMaxDepth {
 		return nil, fmt.Errorf("server: directory depth limit %d out of 1-%d", cfg.MaxDepth, MaxMaxDepth)
 	}

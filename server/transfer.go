@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,7 @@ type transfer struct {
 	// Read by other goroutines (ABOR, STAT, Shutdown).
 	aborted atomic.Bool  // set by ABOR before cancel: the reply is 426 "aborted"
 	cut     atomic.Bool  // set by Shutdown past its grace before cancel
+	tooSlow atomic.Bool  // set by the minimum-rate check before cancel
 	moved   atomic.Int64 // bytes moved so far
 	size    int64        // bytes announced, or -1; written before runTransfer
 	done    chan struct{}
@@ -119,6 +121,10 @@ func (s *session) runTransfer(t *transfer) {
 func (s *session) moveData(t *transfer) (n int64, err error) {
 	conn, err := t.data.open(t.ctx, func() { _ = s.reply(ftp.CodeFileStatusOK, t.opening) }, !t.upload)
 	if err == nil {
+		if min := s.srv.cfg.MinRate; min > 0 {
+			stop := t.watchRate(min, s.srv.cfg.MinRateWindow)
+			defer stop()
+		}
 		n, err = t.move(t.ctx, s.limitConn(t.ctx, conn, t.upload))
 	}
 	if ferr := t.data.finish(err == nil && !t.aborted.Load()); err == nil {
@@ -165,6 +171,8 @@ func (s *session) transferReply(t *transfer, err error) *ftp.Reply {
 	switch {
 	case t.cut.Load():
 		return reply(ftp.CodeTransferAborted, "Server shutting down; transfer aborted.")
+	case t.tooSlow.Load():
+		return reply(ftp.CodeTransferAborted, "Transfer slower than the server's minimum rate; aborted.")
 	case t.aborted.Load():
 		return reply(ftp.CodeTransferAborted, "Transfer aborted.")
 	case err == nil:
@@ -190,6 +198,41 @@ func (s *session) logTransfer(t *transfer, n int64, err error) {
 	s.log.Info("transfer", "verb", t.verb, "path", t.vpath, "bytes", n,
 		"duration", time.Since(t.start).Round(time.Microsecond), "mode", t.data.cmd,
 		"tls", t.data.protP, "result", result)
+}
+
+// watchRate cuts the transfer when it moves fewer than min bytes per
+// second over a window, checking at the end of each window; the stop it
+// returns ends the checks.
+func (t *transfer) watchRate(min int64, window time.Duration) (stop func()) {
+	var mu sync.Mutex
+	var timer *time.Timer
+	stopped := false
+	last := t.moved.Load()
+	var check func()
+	check = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		now := t.moved.Load()
+		if float64(now-last) < float64(min)*window.Seconds() {
+			t.tooSlow.Store(true)
+			t.cancel()
+			return
+		}
+		last = now
+		timer = time.AfterFunc(window, check)
+	}
+	mu.Lock()
+	timer = time.AfterFunc(window, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
+	}
 }
 
 // status describes the running transfer for STAT.

@@ -60,6 +60,8 @@ func (c *Config) Build(ctx context.Context, logger *slog.Logger) (*Built, error)
 		UploadRate:         c.Limits.UploadRate,
 		MaxLineLength:      c.Limits.MaxLine,
 		MaxDepth:           c.Limits.MaxDepth,
+		MinRate:            c.Limits.MinRate,
+		MinRateWindow:      time.Duration(c.Limits.MinRateWindow),
 		FailedLoginDelay:   time.Duration(c.Limits.FailedLoginDelay),
 		MaxLoginAttempts:   c.Limits.MaxLoginAttempts,
 		Ban:                banPolicy(c.Limits),

@@ -129,6 +129,10 @@ type Limits struct {
 	DownloadRate int64 `toml:"download_rate"`
 	UploadRate   int64 `toml:"upload_rate"`
 	MaxLine      int   `toml:"max_line"`
+	// MinRate cuts transfers slower than it (bytes per second) over
+	// MinRateWindow; 0: off.
+	MinRate       int64    `toml:"min_rate"`
+	MinRateWindow Duration `toml:"min_rate_window"`
 	// MaxDepth bounds how deep users may nest directories (MKD, RNTO).
 	MaxDepth         int      `toml:"max_depth"`
 	FailedLoginDelay Duration `toml:"failed_login_delay"`
@@ -215,6 +219,7 @@ func Default() *Config {
 			MaxPerIP:         20,
 			MaxLine:          4096,
 			MaxDepth:         64,
+			MinRateWindow:    Duration(30 * time.Second),
 			FailedLoginDelay: Duration(time.Second),
 			MaxLoginAttempts: 3,
 			BanAfter:         10,

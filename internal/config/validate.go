@@ -161,6 +161,10 @@ func (c *Config) validateLimits() []error {
 	if m := l.MaxLine; m != 0 && (m < minMaxLine || m > maxMaxLine) {
 		p.add("limits.max_line", "%d out of %d-%d", m, minMaxLine, maxMaxLine)
 	}
+	if l.MinRate < 0 {
+		p.add("limits.min_rate", "negative rate %d", l.MinRate)
+	}
+	p.duration("limits.min_rate_window", l.MinRateWindow)
 	if d := l.MaxDepth; d < 0 || d > server.MaxMaxDepth {
 		p.add("limits.max_depth", "%d out of 1-%d (0: the default, %d)", d, server.MaxMaxDepth, server.DefaultMaxDepth)
 	}
