@@ -8,6 +8,19 @@ import (
 	"syscall"
 )
 
+// rootWarning is the start-up warning for a server that would keep
+// root: effective uid euid 0 and no process.run_as to switch to. It is
+// empty otherwise.
+func rootWarning(euid int, runAs string) string {
+	if euid != 0 || runAs != "" {
+		return ""
+	}
+	return "running as root (uid 0) with every capability, and no process.run_as: " +
+		"a flaw in ferry or in a library it uses would hand whoever exploits it the whole host; " +
+		"set [process] run_as (--run-as) to an unprivileged account to switch to after binding, " +
+		"or start ferry as an unprivileged user holding only CAP_NET_BIND_SERVICE (contrib/ferry.service)"
+}
+
 // dropPrivileges switches the whole process (every thread: Go applies
 // setuid to all of them since Go 1.16) to the account name, with its
 // primary group and no supplementary groups. Started without root it

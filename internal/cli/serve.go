@@ -63,15 +63,19 @@ func (s *ServeCmd) Run(ctx context.Context, env *Env) error {
 		return usageError{err}
 	}
 	defer built.Store.Close()
+	warnings := built.Warnings
+	if w := rootWarning(os.Geteuid(), cfg.Process.RunAs); w != "" {
+		warnings = append(warnings, w)
+	}
 
 	if s.Check {
-		for _, w := range built.Warnings {
+		for _, w := range warnings {
 			fmt.Fprintf(env.Stdout, "warning: %s\n", w)
 		}
 		fmt.Fprintf(env.Stdout, "configuration OK\n")
 		return nil
 	}
-	for _, w := range built.Warnings {
+	for _, w := range warnings {
 		logger.Warn(w)
 	}
 	if cfg.Uploads.Atomic {
